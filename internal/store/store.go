@@ -1,0 +1,199 @@
+// Package store keeps content-addressed objects on disk: datasets by their
+// BLAKE3 digest, and whole bundles as directories. Objects appear under
+// their final names only when complete and synced, so a crash never leaves
+// a half-written object visible; downloads in progress live apart, under a
+// lock, so that two clones of the same hash do not corrupt each other and an
+// interrupted one can resume.
+package store
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Store is a directory of objects.
+type Store struct {
+	root string
+}
+
+const (
+	objectsDir = "objects"
+	partialDir = "partial"
+	bundlesDir = "bundles"
+)
+
+// Open opens (making it if need be) the store rooted at dir.
+func Open(dir string) (*Store, error) {
+	for _, sub := range []string{objectsDir, partialDir, bundlesDir} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	// Fail now, with a clear error, if the store cannot be written.
+	probe, err := os.CreateTemp(filepath.Join(dir, partialDir), ".probe-*")
+	if err != nil {
+		return nil, fmt.Errorf("store %s is not writable: %w", dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return &Store{root: dir}, nil
+}
+
+// Root returns the store's directory.
+func (s *Store) Root() string { return s.root }
+
+// ObjectPath is where the complete object with that digest lives.
+func (s *Store) ObjectPath(digest [32]byte) string {
+	return filepath.Join(s.root, objectsDir, hex.EncodeToString(digest[:]))
+}
+
+// HasObject reports whether a complete object with that digest and size is
+// stored. The bytes are not re-hashed: objects are only ever renamed into
+// place after verification.
+func (s *Store) HasObject(digest [32]byte, size int64) bool {
+	fi, err := os.Stat(s.ObjectPath(digest))
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == size
+}
+
+// BundleDir is where a complete bundle with that name (its hash) lives.
+func (s *Store) BundleDir(name string) string {
+	return filepath.Join(s.root, bundlesDir, name)
+}
+
+// HasBundle reports whether a complete bundle of that name is stored.
+func (s *Store) HasBundle(name string) bool {
+	_, err := os.Stat(filepath.Join(s.BundleDir(name), "manifest.cbor"))
+	return err == nil
+}
+
+// PutBundle makes the bundle directory name by calling write on a temporary
+// directory and renaming it into place when write succeeds. If the bundle
+// is already there, write is not called.
+func (s *Store) PutBundle(name string, write func(dir string) error) error {
+	final := s.BundleDir(name)
+	if s.HasBundle(name) {
+		return nil
+	}
+	tmp, err := os.MkdirTemp(filepath.Join(s.root, bundlesDir), ".tmp-"+name+"-*")
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer os.RemoveAll(tmp) // nothing left after a successful rename
+	if err := write(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		// Another clone of the same bundle got there first: theirs is as good.
+		if s.HasBundle(name) {
+			return nil
+		}
+		return fmt.Errorf("store: %w", err)
+	}
+	return syncDir(filepath.Dir(final))
+}
+
+// LinkObject makes path name the object with that digest, without copying
+// when the file system allows a hard link.
+func (s *Store) LinkObject(digest [32]byte, path string) error {
+	src := s.ObjectPath(digest)
+	if err := os.Link(src, path); err == nil {
+		return nil
+	}
+	in, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, in, 0o444)
+}
+
+// Partial is an object being downloaded: a file of the object's full size
+// whose pieces are written in any order, held under an exclusive lock.
+type Partial struct {
+	s      *Store
+	digest [32]byte
+	size   int64
+	f      *os.File
+	lock   *os.File
+}
+
+// ErrBusy is returned by Begin when another download of the same object
+// holds its lock.
+var ErrBusy = errors.New("object is being downloaded by another clone")
+
+// Begin opens the partial download of an object, creating it, or reopening
+// what an interrupted download left so that its verified pieces can be kept.
+// It fails with ErrBusy while another download holds the object.
+func (s *Store) Begin(digest [32]byte, size int64) (*Partial, error) {
+	base := filepath.Join(s.root, partialDir, hex.EncodeToString(digest[:]))
+	lock, err := os.OpenFile(base+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := lockFile(lock); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	f, err := os.OpenFile(base, os.O_RDWR|os.O_CREATE, 0o644)
+	if err == nil {
+		err = f.Truncate(size)
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		unlockFile(lock)
+		lock.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &Partial{s: s, digest: digest, size: size, f: f, lock: lock}, nil
+}
+
+// File returns the partial file, for reading back what is there and writing pieces.
+func (p *Partial) File() *os.File { return p.f }
+
+// Commit syncs the partial file and renames it into place as a complete
+// object. The caller must have verified every piece.
+func (p *Partial) Commit() error {
+	err := p.f.Sync()
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(p.f.Name(), p.s.ObjectPath(p.digest))
+	}
+	if err == nil {
+		err = syncDir(filepath.Join(p.s.root, objectsDir))
+	}
+	p.release()
+	if err != nil {
+		return fmt.Errorf("store: commit object: %w", err)
+	}
+	return nil
+}
+
+// Abort closes the partial download and keeps what it holds for a later resume.
+func (p *Partial) Abort() {
+	p.f.Close()
+	p.release()
+}
+
+func (p *Partial) release() {
+	unlockFile(p.lock)
+	p.lock.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
+		return err
+	}
+	return nil
+}
