@@ -32,6 +32,9 @@ func mustEncMode() cbor.EncMode {
 	opts.Time = cbor.TimeRFC3339Nano
 	opts.TimeTag = cbor.EncTagNone
 	opts.TagsMd = cbor.TagsForbidden
+	// A nil slice or map is sent as an empty one, so the spec can say
+	// "array" and "object" without "or null" for every field of those kinds.
+	opts.NilContainers = cbor.NilContainerAsEmpty
 	em, err := opts.EncMode()
 	if err != nil {
 		panic(err)
@@ -133,6 +136,24 @@ func (d *Decoder) CheckCanonical(data []byte) error {
 	}
 	if !bytes.Equal(again, data) {
 		return ErrNonCanonical
+	}
+	return nil
+}
+
+// UnmarshalExact decodes data into v, a pointer to a struct type whose
+// encoding round-trips, and rejects data that is not exactly the encoding of
+// the decoded value: non-canonical forms, and fields v does not know, which
+// would otherwise be dropped silently while still counting in a hash.
+func (d *Decoder) UnmarshalExact(data []byte, v any) error {
+	if err := d.Unmarshal(data, v); err != nil {
+		return err
+	}
+	again, err := encMode.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if !bytes.Equal(again, data) {
+		return fmt.Errorf("%w (or has fields this version does not know)", ErrNonCanonical)
 	}
 	return nil
 }

@@ -1,0 +1,450 @@
+package papi
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/papi-dev/papi/internal/canon"
+	"github.com/papi-dev/papi/internal/spec"
+	"lukechampine.com/blake3"
+)
+
+// Bundle is an API's spec together with the datasets behind it and its
+// lineage: the unit papi hashes, serves and clones. A Bundle is immutable;
+// WithData derives a new one.
+//
+// A bundle has two content addresses. APIHash names the spec alone ("this
+// interface"); Hash names the manifest, which names the spec, every dataset
+// and the parent bundle by hash ("this interface with this data").
+type Bundle struct {
+	spec      *spec.Spec
+	specBytes []byte
+	apiHash   Hash
+
+	datasets []*Dataset // sorted by name
+	parent   Hash
+
+	manifestBytes []byte
+	hash          Hash
+
+	api *API // the handlers, when the bundle was made from an API in this process
+}
+
+// manifestFormat is the version of the manifest layout; a change to it
+// changes every bundle hash, so it is part of what is hashed.
+const manifestFormat = 1
+
+// manifest is the deterministic CBOR document a bundle hash is computed over.
+type manifest struct {
+	Format   uint64          `cbor:"papi"`
+	Spec     []byte          `cbor:"spec"`
+	Datasets []manifestEntry `cbor:"datasets,omitempty"`
+	Parent   []byte          `cbor:"parent,omitempty"`
+}
+
+type manifestEntry struct {
+	Name string `cbor:"name"`
+	Hash []byte `cbor:"hash"`
+	Size uint64 `cbor:"size"`
+}
+
+// Limits on documents read from disk or from other peers.
+const (
+	maxManifestBytes = 1 << 20
+	maxSpecBytes     = 8 << 20
+	maxDatasets      = 1024
+)
+
+var (
+	manifestDecoder = canon.NewDecoder(canon.Limits{MaxBytes: maxManifestBytes, MaxDepth: 8, MaxElements: maxDatasets})
+	specDecoder     = canon.NewDecoder(canon.Limits{MaxBytes: maxSpecBytes, MaxDepth: 200, MaxElements: 1 << 16})
+)
+
+func newBundle(s *spec.Spec, specBytes []byte, datasets []*Dataset, parent Hash, api *API) (*Bundle, error) {
+	b := &Bundle{spec: s, specBytes: specBytes, apiHash: hashBytes(codecCBOR, specBytes), parent: parent, api: api}
+	b.datasets = slices.Clone(datasets)
+	slices.SortFunc(b.datasets, func(x, y *Dataset) int { return strings.Compare(x.name, y.name) })
+	if len(b.datasets) > maxDatasets {
+		return nil, fmt.Errorf("bundle: %d datasets, limit %d", len(b.datasets), maxDatasets)
+	}
+	m := manifest{Format: manifestFormat, Spec: digestSlice(b.apiHash)}
+	for i, d := range b.datasets {
+		if d.err != nil {
+			return nil, d.err
+		}
+		if i > 0 && b.datasets[i-1].name == d.name {
+			return nil, fmt.Errorf("bundle: two datasets named %q", d.name)
+		}
+		m.Datasets = append(m.Datasets, manifestEntry{Name: d.name, Hash: slices.Clone(d.digest[:]), Size: uint64(d.size)})
+	}
+	if !parent.IsZero() {
+		m.Parent = digestSlice(parent)
+	}
+	mb, err := canon.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: encode manifest: %w", err)
+	}
+	b.manifestBytes = mb
+	b.hash = hashBytes(codecCBOR, mb)
+	return b, nil
+}
+
+func digestSlice(h Hash) []byte {
+	d := h.Digest()
+	return d[:]
+}
+
+// Hash returns the bundle's content address: spec, data and lineage.
+func (b *Bundle) Hash() Hash { return b.hash }
+
+// APIHash returns the content address of the bundle's spec alone: every
+// bundle of the same interface has it, whatever its data.
+func (b *Bundle) APIHash() Hash { return b.apiHash }
+
+// Spec returns the bundle's spec. It is shared: do not modify it.
+func (b *Bundle) Spec() *Spec { return b.spec }
+
+// Datasets returns the bundle's datasets, sorted by name.
+func (b *Bundle) Datasets() []*Dataset { return slices.Clone(b.datasets) }
+
+// Dataset returns the dataset of that name.
+func (b *Bundle) Dataset(name string) (*Dataset, bool) {
+	i, ok := slices.BinarySearchFunc(b.datasets, name, func(d *Dataset, n string) int { return strings.Compare(d.name, n) })
+	if !ok {
+		return nil, false
+	}
+	return b.datasets[i], true
+}
+
+// Parent returns the hash of the bundle this one was derived from, if any.
+func (b *Bundle) Parent() (Hash, bool) { return b.parent, !b.parent.IsZero() }
+
+// Manifest returns the manifest's bytes: the deterministic CBOR that Hash is computed over.
+func (b *Bundle) Manifest() []byte { return slices.Clone(b.manifestBytes) }
+
+// WithData returns a bundle of the same API with datasets replaced or added by
+// name: its APIHash is unchanged, its Hash is new, and its parent is b.
+func (b *Bundle) WithData(datasets ...*Dataset) (*Bundle, error) {
+	merged := slices.Clone(b.datasets)
+	for _, d := range datasets {
+		if d.err != nil {
+			return nil, d.err
+		}
+		i := slices.IndexFunc(merged, func(x *Dataset) bool { return x.name == d.name })
+		if i >= 0 {
+			merged[i] = d
+		} else {
+			merged = append(merged, d)
+		}
+	}
+	return newBundle(b.spec, b.specBytes, merged, b.hash, b.api)
+}
+
+// File names of a bundle directory.
+const (
+	manifestFile = "manifest.cbor"
+	specFile     = "spec.cbor"
+	dataDir      = "data"
+)
+
+// WriteDir writes the bundle to dir: manifest.cbor, spec.cbor and one file per
+// dataset under data/. Files are written under temporary names and renamed, so
+// a crash leaves no half-written file under a final name.
+func (b *Bundle) WriteDir(dir string) error {
+	if err := os.MkdirAll(filepath.Join(dir, dataDir), 0o755); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	for _, d := range b.datasets {
+		err := writeFileAtomic(filepath.Join(dir, dataDir, d.name), func(w io.Writer) error {
+			r, err := d.Open()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			_, err = io.Copy(w, r)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("write bundle: dataset %s: %w", d.name, err)
+		}
+	}
+	// The manifest goes last: a directory with a manifest is complete.
+	for _, f := range []struct {
+		name string
+		b    []byte
+	}{{specFile, b.specBytes}, {manifestFile, b.manifestBytes}} {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), func(w io.Writer) error { _, err := w.Write(f.b); return err }); err != nil {
+			return fmt.Errorf("write bundle: %w", err)
+		}
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // no-op after the rename
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err = write(w); err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// OpenBundle reads the bundle written by WriteDir at dir. Every part is
+// verified against the manifest; datasets stay in their files and are hashed
+// as a stream, so a bundle larger than memory opens in bounded memory.
+func OpenBundle(dir string) (*Bundle, error) {
+	mb, err := readFileLimited(filepath.Join(dir, manifestFile), maxManifestBytes)
+	if err != nil {
+		return nil, fmt.Errorf("open bundle: %w", err)
+	}
+	m, err := decodeManifest(mb)
+	if err != nil {
+		return nil, fmt.Errorf("open bundle %s: %w", dir, err)
+	}
+	sb, err := readFileLimited(filepath.Join(dir, specFile), maxSpecBytes)
+	if err != nil {
+		return nil, fmt.Errorf("open bundle: %w", err)
+	}
+	s, err := decodeSpec(sb, [32]byte(m.Spec))
+	if err != nil {
+		return nil, fmt.Errorf("open bundle %s: %w", dir, err)
+	}
+	datasets := make([]*Dataset, 0, len(m.Datasets))
+	for _, e := range m.Datasets {
+		d := DataFile(e.Name, filepath.Join(dir, dataDir, e.Name))
+		if err := d.matches(e); err != nil {
+			return nil, fmt.Errorf("open bundle %s: %w", dir, err)
+		}
+		datasets = append(datasets, d)
+	}
+	return bundleFromManifest(m, mb, s, sb, datasets)
+}
+
+// bundleFromManifest assembles a bundle from parts that were verified against
+// manifest m, and checks that the result hashes to the manifest's bytes.
+func bundleFromManifest(m *manifest, mb []byte, s *spec.Spec, sb []byte, datasets []*Dataset) (*Bundle, error) {
+	var parent Hash
+	if m.Parent != nil {
+		parent = newHash(codecCBOR, [32]byte(m.Parent))
+	}
+	b, err := newBundle(s, sb, datasets, parent, nil)
+	if err != nil {
+		return nil, err
+	}
+	if b.hash != hashBytes(codecCBOR, mb) {
+		return nil, errorf(ErrHashMismatch, "manifest does not re-encode to the bytes read")
+	}
+	return b, nil
+}
+
+func (d *Dataset) matches(e manifestEntry) error {
+	if d.err != nil {
+		return d.err
+	}
+	if d.size != int64(e.Size) {
+		return errorf(ErrHashMismatch, "dataset %s: %d bytes, manifest says %d", e.Name, d.size, e.Size)
+	}
+	if d.digest != [32]byte(e.Hash) {
+		return errorf(ErrHashMismatch, "dataset %s: content does not match its hash %s", e.Name, newHash(codecRaw, [32]byte(e.Hash)))
+	}
+	return nil
+}
+
+func readFileLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, errorf(ErrTooLarge, "%s: more than %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+// decodeManifest decodes and checks a manifest from untrusted bytes.
+func decodeManifest(b []byte) (*manifest, error) {
+	var m manifest
+	if err := manifestDecoder.UnmarshalExact(b, &m); err != nil {
+		return nil, errorf(ErrMalformed, "manifest: %w", err)
+	}
+	if m.Format != manifestFormat {
+		return nil, errorf(ErrMalformed, "manifest: format %d, this version reads %d", m.Format, manifestFormat)
+	}
+	if len(m.Spec) != 32 {
+		return nil, errorf(ErrMalformed, "manifest: spec hash of %d bytes, want 32", len(m.Spec))
+	}
+	if m.Parent != nil && len(m.Parent) != 32 {
+		return nil, errorf(ErrMalformed, "manifest: parent hash of %d bytes, want 32", len(m.Parent))
+	}
+	for i, e := range m.Datasets {
+		if err := checkDatasetName(e.Name); err != nil {
+			return nil, errorf(ErrMalformed, "manifest: %w", err)
+		}
+		if i > 0 && m.Datasets[i-1].Name >= e.Name {
+			return nil, errorf(ErrMalformed, "manifest: datasets not sorted by name or duplicated at %q", e.Name)
+		}
+		if len(e.Hash) != 32 {
+			return nil, errorf(ErrMalformed, "manifest: dataset %s: hash of %d bytes, want 32", e.Name, len(e.Hash))
+		}
+		if e.Size > 1<<50 {
+			return nil, errorf(ErrMalformed, "manifest: dataset %s: size %d out of range", e.Name, e.Size)
+		}
+	}
+	return &m, nil
+}
+
+// decodeSpec decodes and checks a spec from untrusted bytes that must hash to want.
+func decodeSpec(b []byte, want [32]byte) (*spec.Spec, error) {
+	if blake3.Sum256(b) != want {
+		return nil, errorf(ErrHashMismatch, "spec does not match its hash %s", newHash(codecCBOR, want))
+	}
+	var s spec.Spec
+	if err := specDecoder.UnmarshalExact(b, &s); err != nil {
+		return nil, errorf(ErrMalformed, "spec: %w", err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, errorf(ErrMalformed, "spec: %w", err)
+	}
+	return &s, nil
+}
+
+// streamMagic starts a bundle written by WriteTo, so that a reader knows
+// early when it is given something else.
+var streamMagic = []byte("papi-bundle\x00\x01")
+
+// WriteTo writes the bundle as one byte stream: a magic string, the manifest
+// and the spec, each behind its length as a uvarint, then every dataset's
+// bytes in manifest order. ReadBundle reads it back.
+func (b *Bundle) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{w: w}
+	bw := bufio.NewWriterSize(cw, 1<<20)
+	bw.Write(streamMagic)
+	for _, part := range [][]byte{b.manifestBytes, b.specBytes} {
+		bw.Write(binary.AppendUvarint(nil, uint64(len(part))))
+		bw.Write(part)
+	}
+	for _, d := range b.datasets {
+		r, err := d.Open()
+		if err != nil {
+			return cw.n, fmt.Errorf("write bundle: %w", err)
+		}
+		_, err = io.Copy(bw, r)
+		r.Close()
+		if err != nil {
+			return cw.n, fmt.Errorf("write bundle: dataset %s: %w", d.name, err)
+		}
+	}
+	err := bw.Flush()
+	return cw.n, err
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// MaxReadBundleBytes bounds the datasets ReadBundle holds in memory; use
+// WriteDir and OpenBundle for larger bundles.
+const MaxReadBundleBytes = 1 << 30
+
+// ReadBundle reads a bundle written by WriteTo into memory, verifying every
+// part against the manifest; the caller compares Hash with the hash it
+// expected (or uses VerifyBundle). It reads exactly the bundle's bytes, so
+// r may carry more after it.
+func ReadBundle(r io.Reader) (*Bundle, error) {
+	br := bufio.NewReader(r)
+	magic := make([]byte, len(streamMagic))
+	if _, err := io.ReadFull(br, magic); err != nil {
+		return nil, errorf(ErrMalformed, "read bundle: %w", unexpectedEOF(err))
+	}
+	if string(magic) != string(streamMagic) {
+		return nil, errorf(ErrMalformed, "read bundle: not a papi bundle stream")
+	}
+	mb, err := readPart(br, maxManifestBytes)
+	if err != nil {
+		return nil, fmt.Errorf("read bundle: manifest: %w", err)
+	}
+	m, err := decodeManifest(mb)
+	if err != nil {
+		return nil, fmt.Errorf("read bundle: %w", err)
+	}
+	sb, err := readPart(br, maxSpecBytes)
+	if err != nil {
+		return nil, fmt.Errorf("read bundle: spec: %w", err)
+	}
+	s, err := decodeSpec(sb, [32]byte(m.Spec))
+	if err != nil {
+		return nil, fmt.Errorf("read bundle: %w", err)
+	}
+	var total uint64
+	datasets := make([]*Dataset, 0, len(m.Datasets))
+	for _, e := range m.Datasets {
+		if total += e.Size; total > MaxReadBundleBytes {
+			return nil, errorf(ErrTooLarge, "read bundle: datasets over %d bytes; use OpenBundle", MaxReadBundleBytes)
+		}
+		data := make([]byte, e.Size)
+		if _, err := io.ReadFull(br, data); err != nil {
+			return nil, errorf(ErrMalformed, "read bundle: dataset %s: %w", e.Name, unexpectedEOF(err))
+		}
+		d := &Dataset{name: e.Name}
+		d.setBytes(data)
+		if err := d.matches(e); err != nil {
+			return nil, fmt.Errorf("read bundle: %w", err)
+		}
+		datasets = append(datasets, d)
+	}
+	return bundleFromManifest(m, mb, s, sb, datasets)
+}
+
+func readPart(br *bufio.Reader, limit uint64) ([]byte, error) {
+	n, err := binary.ReadUvarint(br)
+	if err != nil {
+		return nil, errorf(ErrMalformed, "length: %w", unexpectedEOF(err))
+	}
+	if n > limit {
+		return nil, errorf(ErrTooLarge, "%d bytes, limit %d", n, limit)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(br, b); err != nil {
+		return nil, errorf(ErrMalformed, "%w", unexpectedEOF(err))
+	}
+	return b, nil
+}
+
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

@@ -1,0 +1,388 @@
+package papi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"lukechampine.com/blake3"
+
+	"github.com/papi-dev/papi/internal/canon"
+	"github.com/papi-dev/papi/internal/spec"
+	"github.com/papi-dev/papi/internal/store"
+	"github.com/papi-dev/papi/transport"
+)
+
+// Client calls one bundle served by a remote peer. Make one with Dial; it is
+// safe for concurrent use.
+type Client struct {
+	peer     *Peer
+	remote   peer.ID
+	dialed   Hash // what the caller asked for: a bundle hash or an API hash
+	bundle   Hash // the bundle the remote serves for it
+	apiHash  Hash
+	spec     *Spec
+	manifest *manifest
+
+	manifestBytes, specBytes []byte // verified, for Clone to store
+
+	mu      sync.Mutex
+	checked map[typeCheck]error
+}
+
+type typeCheck struct {
+	method    string
+	req, resp reflect.Type
+}
+
+// DialOption configures Dial and Clone.
+type DialOption func(*dialConfig) error
+
+type dialConfig struct {
+	providers []peer.AddrInfo
+	storeDir  string         // Clone
+	progress  func(Progress) // Clone
+}
+
+func newDialConfig(opts []DialOption) (*dialConfig, error) {
+	c := &dialConfig{}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, fmt.Errorf("papi: %w", err)
+		}
+	}
+	return c, nil
+}
+
+func (c *dialConfig) openStore() (*store.Store, error) {
+	dir := c.storeDir
+	if dir == "" {
+		var err error
+		if dir, err = DefaultStoreDir(); err != nil {
+			return nil, err
+		}
+	}
+	st, err := store.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("papi: %w", err)
+	}
+	return st, nil
+}
+
+// Provider names peers to ask for the hash, as multiaddrs ending in
+// /p2p/<id> (what Server.Addrs returns). Dial and Clone also ask every peer
+// they are already connected to.
+func Provider(addrs ...string) DialOption {
+	return func(c *dialConfig) error {
+		infos, err := addrInfos(addrs)
+		if err != nil {
+			return err
+		}
+		c.providers = append(c.providers, infos...)
+		return nil
+	}
+}
+
+func addrInfos(addrs []string) ([]peer.AddrInfo, error) {
+	var out []peer.AddrInfo
+	for _, a := range addrs {
+		ai, err := peer.AddrInfoFromString(a)
+		if err != nil {
+			return nil, fmt.Errorf("provider address %q: %w", a, err)
+		}
+		out = append(out, *ai)
+	}
+	return out, nil
+}
+
+// Dial dials h from the default peer; see Peer.Dial.
+func Dial(ctx context.Context, h Hash, opts ...DialOption) (*Client, error) {
+	p, err := DefaultPeer()
+	if err != nil {
+		return nil, err
+	}
+	return p.Dial(ctx, h, opts...)
+}
+
+// Dial finds a peer that serves h, fetches the bundle's manifest and spec
+// from it and verifies them against h, and returns a client for it.
+//
+// h may be a bundle hash, which only a peer serving exactly that data
+// answers, or an API hash, which any peer serving that interface answers,
+// whatever its data. A peer whose answer does not verify is dropped (its
+// error is ErrHashMismatch) and the others are tried; when none answers,
+// Dial returns an error matching ErrNoProvider that lists why each failed.
+func (p *Peer) Dial(ctx context.Context, h Hash, opts ...DialOption) (*Client, error) {
+	c, err := newDialConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	clients, err := p.providers(ctx, h, c, false)
+	if err != nil {
+		return nil, err
+	}
+	return clients[0], nil
+}
+
+// describeTimeout bounds how long one candidate may take to answer, so that
+// a peer that never answers does not hold up a clone that asks everyone.
+const describeTimeout = 10 * time.Second
+
+// providers asks every candidate peer at once for h and returns the ones
+// whose answer verifies: the first to answer, or, with all, every one.
+func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) ([]*Client, error) {
+	if h.IsZero() {
+		return nil, fmt.Errorf("papi: %w: zero hash", ErrInvalidHash)
+	}
+	candidates := map[peer.ID][]peer.AddrInfo{}
+	for _, ai := range c.providers {
+		candidates[ai.ID] = append(candidates[ai.ID], ai)
+	}
+	for _, id := range p.host.Libp2p().Network().Peers() {
+		if _, ok := candidates[id]; !ok {
+			candidates[id] = nil
+		}
+	}
+	delete(candidates, p.host.ID())
+	if len(candidates) == 0 {
+		return nil, errorf(ErrNoProvider, "%s: no peer to ask (give one with papi.Provider)", h)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		id  peer.ID
+		cl  *Client
+		err error
+	}
+	results := make(chan result, len(candidates))
+	for id, infos := range candidates {
+		go func() {
+			ctx, cancel := context.WithTimeout(ctx, describeTimeout)
+			defer cancel()
+			cl, err := p.tryProvider(ctx, h, id, infos)
+			results <- result{id, cl, err}
+		}()
+	}
+	var (
+		found []*Client
+		errs  []error
+	)
+	for range candidates {
+		r := <-results
+		if r.err == nil {
+			found = append(found, r.cl)
+			if !all {
+				break // the others are cancelled on return
+			}
+			continue
+		}
+		p.log.DebugContext(ctx, "papi: provider dropped", "hash", h.String(), "peer", r.id.String(), "err", r.err)
+		errs = append(errs, fmt.Errorf("peer %s: %w", r.id, r.err))
+	}
+	if len(found) > 0 {
+		return found, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, NewError(CodeOf(err), fmt.Errorf("papi: find %s: %w", h, err))
+	}
+	return nil, errorf(ErrNoProvider, "%s: %w", h, errors.Join(errs...))
+}
+
+func (p *Peer) tryProvider(ctx context.Context, h Hash, id peer.ID, infos []peer.AddrInfo) (*Client, error) {
+	for _, ai := range infos {
+		if err := p.host.Connect(ctx, ai); err != nil {
+			return nil, Errorf(CodeUnavailable, "connect: %w", err)
+		}
+	}
+	out, err := p.host.Call(ctx, id, h.String(), describeMethod, nil)
+	if err != nil {
+		return nil, wireError(err)
+	}
+	var d description
+	if err := canon.NewDecoder(canon.Limits{MaxBytes: maxManifestBytes + maxSpecBytes + 64, MaxDepth: 4, MaxElements: 4}).UnmarshalExact(out, &d); err != nil {
+		return nil, errorf(ErrMalformed, "description: %w", err)
+	}
+	m, s, err := verifyDescription(h, d)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
+		peer: p, remote: id, dialed: h,
+		bundle: hashBytes(codecCBOR, d.Manifest), apiHash: newHash(codecCBOR, [32]byte(m.Spec)),
+		spec: s, manifest: m, manifestBytes: d.Manifest, specBytes: d.Spec,
+		checked: map[typeCheck]error{},
+	}, nil
+}
+
+// verifyDescription checks a provider's manifest and spec against the hash
+// that was dialed, whether it names the bundle or only its API.
+func verifyDescription(h Hash, d description) (*manifest, *spec.Spec, error) {
+	want := h.Digest()
+	byBundle := blake3.Sum256(d.Manifest) == want
+	if !byBundle && blake3.Sum256(d.Spec) != want {
+		return nil, nil, errorf(ErrHashMismatch, "provider's answer for %s hashes to neither its manifest nor its spec", h)
+	}
+	m, err := decodeManifest(d.Manifest)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !byBundle && !bytes.Equal(m.Spec, want[:]) {
+		return nil, nil, errorf(ErrHashMismatch, "provider's manifest names another spec than %s", h)
+	}
+	s, err := decodeSpec(d.Spec, [32]byte(m.Spec))
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, s, nil
+}
+
+// wireError turns what the transport returned into papi's error.
+func wireError(err error) error {
+	var re *transport.RemoteError
+	switch {
+	case errors.As(err, &re):
+		var d errorDetail
+		if len(re.Payload) > 0 {
+			_ = canon.Unmarshal(re.Payload, &d) // a bad detail only loses the sentinel
+		}
+		return remoteError(Code(re.Code), re.Message, d.Reason)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return NewError(CodeOf(err), err)
+	default:
+		return NewError(CodeUnavailable, err)
+	}
+}
+
+// Spec returns the remote bundle's spec, verified against the dialed hash.
+func (c *Client) Spec() *Spec { return c.spec }
+
+// Hash returns the hash of the bundle the client calls: the dialed hash, or,
+// when an API hash was dialed, the bundle of the peer that answered.
+func (c *Client) Hash() Hash { return c.bundle }
+
+// APIHash returns the hash of the remote bundle's API.
+func (c *Client) APIHash() Hash { return c.apiHash }
+
+// RemotePeer returns the peer the client calls.
+func (c *Client) RemotePeer() peer.ID { return c.remote }
+
+// Call calls method on the bundle c is dialed to, with a typed request and
+// response. Before the first call of a method with these types, Req and Resp
+// are checked against the remote spec: a difference is an error matching
+// ErrSpecMismatch that names the field. A request that breaks a condition of
+// the spec is refused before it is sent (ErrPrecondition).
+func Call[Req, Resp any](ctx context.Context, c *Client, method string, req Req) (Resp, error) {
+	var resp Resp
+	reqCheck, err := c.checkTypes(method, reflect.TypeFor[Req](), reflect.TypeFor[Resp]())
+	if err != nil {
+		return resp, err
+	}
+	if err := reqCheck.Check(reflect.ValueOf(&req).Elem()); err != nil {
+		return resp, errorf(ErrPrecondition, "%s request: %w", method, err)
+	}
+	payload, err := canon.Marshal(req)
+	if err != nil {
+		return resp, Errorf(CodeInvalidArgument, "%s request: %w", method, err)
+	}
+	out, err := c.CallCBOR(ctx, method, payload)
+	if err != nil {
+		return resp, err
+	}
+	if err := requestDecoder.Unmarshal(out, &resp); err != nil {
+		return resp, errorf(ErrMalformed, "%s response: %w", method, err)
+	}
+	return resp, nil
+}
+
+// checkTypes compares local Go types with the remote method, once per
+// method and pair of types.
+func (c *Client) checkTypes(method string, req, resp reflect.Type) (*spec.Validator, error) {
+	key := typeCheck{method, req, resp}
+	c.mu.Lock()
+	err, done := c.checked[key]
+	c.mu.Unlock()
+	if !done {
+		err = compareTypes(c.spec, method, req, resp)
+		c.mu.Lock()
+		c.checked[key] = err
+		c.mu.Unlock()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return spec.ValidatorFor(req)
+}
+
+func compareTypes(s *Spec, method string, req, resp reflect.Type) error {
+	m, ok := findMethod(s, method)
+	if !ok {
+		return errorf(ErrUnknownMethod, "%s has no method %q", s.Name, method)
+	}
+	b := spec.NewBuilder()
+	local := func(part string, t reflect.Type, remote *Schema) error {
+		sch, err := b.Schema(t)
+		if err != nil {
+			return errorf(ErrSpecMismatch, "%s %s: %w", method, part, err)
+		}
+		if err := spec.Compare(sch, b.Defs(), remote, s.Defs); err != nil {
+			return errorf(ErrSpecMismatch, "%s %s: local type %s: %w", method, part, t, err)
+		}
+		return nil
+	}
+	if err := local("request", req, m.Request); err != nil {
+		return err
+	}
+	return local("response", resp, m.Response)
+}
+
+// CallCBOR calls method with a request already encoded as CBOR and returns
+// the response's CBOR. It is the untyped form of Call, for tools: the server
+// still checks the request against the spec.
+func (c *Client) CallCBOR(ctx context.Context, method string, payload []byte) ([]byte, error) {
+	out, err := c.peer.host.Call(ctx, c.remote, c.bundle.String(), method, payload)
+	if err != nil {
+		return nil, wireError(err)
+	}
+	return out, nil
+}
+
+// CallJSON calls method with a request written as JSON and returns the
+// response as JSON, like grpcurl does. The request is checked against the
+// remote spec and converted to what it describes (numbers to integers,
+// base64 text to bytes) before it is sent.
+func (c *Client) CallJSON(ctx context.Context, method string, in []byte) ([]byte, error) {
+	m, ok := findMethod(c.spec, method)
+	if !ok {
+		return nil, errorf(ErrUnknownMethod, "%s has no method %q", c.spec.Name, method)
+	}
+	dec := json.NewDecoder(bytes.NewReader(in))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, errorf(ErrMalformed, "%s request: %w", method, err)
+	}
+	conformed, err := spec.Conform(v, m.Request, c.spec.Defs)
+	if err != nil {
+		return nil, errorf(ErrPrecondition, "%s request: %w", method, err)
+	}
+	payload, err := canon.Marshal(conformed)
+	if err != nil {
+		return nil, Errorf(CodeInvalidArgument, "%s request: %w", method, err)
+	}
+	out, err := c.CallCBOR(ctx, method, payload)
+	if err != nil {
+		return nil, err
+	}
+	var resp any
+	if err := requestDecoder.Unmarshal(out, &resp); err != nil {
+		return nil, errorf(ErrMalformed, "%s response: %w", method, err)
+	}
+	return json.Marshal(resp)
+}

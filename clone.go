@@ -1,0 +1,407 @@
+package papi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"lukechampine.com/blake3/bao"
+
+	"github.com/papi-dev/papi/internal/store"
+	"github.com/papi-dev/papi/transport"
+)
+
+// Progress reports how a clone is going; a command-line tool draws its
+// progress bar from it.
+type Progress struct {
+	Hash      Hash  // the bundle being cloned
+	Verified  int64 // bytes verified so far, counting those already in the store
+	Fetched   int64 // bytes received from providers so far
+	Total     int64 // bytes of all the bundle's datasets
+	Providers int   // providers in use
+}
+
+// StoreDir sets where Clone keeps what it fetched. The default is papi/
+// under the user's cache directory (os.UserCacheDir).
+func StoreDir(dir string) DialOption {
+	return func(c *dialConfig) error { c.storeDir = dir; return nil }
+}
+
+// OnProgress makes Clone call f as pieces are verified. Calls are serialised.
+func OnProgress(f func(Progress)) DialOption {
+	return func(c *dialConfig) error { c.progress = f; return nil }
+}
+
+// DefaultStoreDir returns where clones are kept by default.
+func DefaultStoreDir() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("papi: no store directory (set one with papi.StoreDir): %w", err)
+	}
+	return filepath.Join(dir, "papi"), nil
+}
+
+// Clone clones h from the default peer; see Peer.Clone.
+func Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, error) {
+	p, err := DefaultPeer()
+	if err != nil {
+		return nil, err
+	}
+	return p.Clone(ctx, h, opts...)
+}
+
+// Clone fetches the bundle h names, its manifest, spec and every dataset,
+// from every peer that serves it, verifies every piece against the hash as
+// it arrives, and keeps it in the local store. It returns the bundle, ready
+// to serve: with handlers of this program's own (Serve with Implement), or
+// with data of its own (Bundle.WithData).
+//
+// h may be an API hash: the bundle of the first provider that answers is
+// cloned. Pieces come from all providers of that bundle in parallel; a
+// provider that sends a bad piece is dropped and the piece fetched again
+// from another. A clone that fails keeps what it verified, and the next
+// clone of the same hash fetches only the rest. A second clone of a stored
+// bundle asks no one.
+func (p *Peer) Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, error) {
+	c, err := newDialConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.openStore()
+	if err != nil {
+		return nil, err
+	}
+	if st.HasBundle(h.String()) {
+		return openStored(st, h.String())
+	}
+	clients, err := p.providers(ctx, h, c, true)
+	if err != nil {
+		return nil, err
+	}
+	first := clients[0]
+	var same []*Client
+	for _, cl := range clients {
+		if cl.bundle == first.bundle {
+			same = append(same, cl)
+		}
+	}
+	name := first.bundle.String()
+	if st.HasBundle(name) {
+		return openStored(st, name)
+	}
+	prog := &cloneProgress{report: c.progress, p: Progress{Hash: first.bundle, Providers: len(same)}}
+	for _, e := range first.manifest.Datasets {
+		prog.p.Total += int64(e.Size)
+	}
+	for _, e := range first.manifest.Datasets {
+		if err := p.fetchDataset(ctx, st, same, e, prog); err != nil {
+			return nil, fmt.Errorf("papi: clone %s: dataset %s: %w", first.bundle, e.Name, err)
+		}
+	}
+	err = st.PutBundle(name, func(dir string) error {
+		if err := os.MkdirAll(filepath.Join(dir, dataDir), 0o755); err != nil {
+			return err
+		}
+		for _, e := range first.manifest.Datasets {
+			if err := st.LinkObject([32]byte(e.Hash), filepath.Join(dir, dataDir, e.Name)); err != nil {
+				return err
+			}
+		}
+		if err := writeFileAtomic(filepath.Join(dir, specFile), func(w io.Writer) error { _, err := w.Write(first.specBytes); return err }); err != nil {
+			return err
+		}
+		return writeFileAtomic(filepath.Join(dir, manifestFile), func(w io.Writer) error { _, err := w.Write(first.manifestBytes); return err })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("papi: clone %s: %w", first.bundle, err)
+	}
+	return openStored(st, name)
+}
+
+// openStored opens a bundle from the store without hashing its datasets
+// again: they were verified piece by piece before they were renamed into
+// place, and hashing gigabytes on every open would make a second clone cost
+// what the first did.
+func openStored(st *store.Store, name string) (*Bundle, error) {
+	dir := st.BundleDir(name)
+	mb, err := readFileLimited(filepath.Join(dir, manifestFile), maxManifestBytes)
+	if err != nil {
+		return nil, fmt.Errorf("papi: stored bundle %s: %w", name, err)
+	}
+	m, err := decodeManifest(mb)
+	if err != nil {
+		return nil, fmt.Errorf("papi: stored bundle %s: %w", name, err)
+	}
+	sb, err := readFileLimited(filepath.Join(dir, specFile), maxSpecBytes)
+	if err != nil {
+		return nil, fmt.Errorf("papi: stored bundle %s: %w", name, err)
+	}
+	s, err := decodeSpec(sb, [32]byte(m.Spec))
+	if err != nil {
+		return nil, fmt.Errorf("papi: stored bundle %s: %w", name, err)
+	}
+	var datasets []*Dataset
+	for _, e := range m.Datasets {
+		path := filepath.Join(dir, dataDir, e.Name)
+		fi, err := os.Stat(path)
+		if err != nil || fi.Size() != int64(e.Size) {
+			return nil, errorf(ErrHashMismatch, "stored bundle %s: dataset %s is missing or has the wrong size", name, e.Name)
+		}
+		datasets = append(datasets, &Dataset{name: e.Name, path: path, size: int64(e.Size), digest: [32]byte(e.Hash)})
+	}
+	return bundleFromManifest(m, mb, s, sb, datasets)
+}
+
+type cloneProgress struct {
+	mu     sync.Mutex
+	p      Progress
+	report func(Progress)
+}
+
+func (c *cloneProgress) add(verified, fetched int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.p.Verified += verified
+	c.p.Fetched += fetched
+	if c.report != nil {
+		c.report(c.p)
+	}
+}
+
+func (c *cloneProgress) providers(delta int) {
+	c.mu.Lock()
+	c.p.Providers += delta
+	c.mu.Unlock()
+}
+
+func (c *cloneProgress) setProviders(n int) {
+	c.mu.Lock()
+	c.p.Providers = n
+	c.mu.Unlock()
+}
+
+// A clone moves a dataset in blocks of contiguous pieces, one range request
+// each; every piece of a block is verified before the block is written.
+const (
+	piecesPerBlock     = 16
+	workersPerProvider = 2
+)
+
+type block struct{ offset, length int64 }
+
+// fetchDataset brings one dataset into the store, from what an earlier
+// clone left plus the providers.
+func (p *Peer) fetchDataset(ctx context.Context, st *store.Store, providers []*Client, e manifestEntry, prog *cloneProgress) error {
+	digest, size := [32]byte(e.Hash), int64(e.Size)
+	var part *store.Partial
+	for part == nil {
+		if st.HasObject(digest, size) {
+			prog.add(size, 0)
+			return nil
+		}
+		var err error
+		part, err = st.Begin(digest, size)
+		switch {
+		case errors.Is(err, store.ErrBusy): // another clone is fetching it: wait for its result
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		case err != nil:
+			return err
+		}
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			part.Abort()
+		}
+	}()
+
+	ob, live, err := p.fetchOutboard(ctx, providers, digest, size)
+	if err != nil {
+		return err
+	}
+	prog.setProviders(len(live))
+	missing, err := resumePieces(part.File(), ob, size, digest, prog)
+	if err != nil {
+		return err
+	}
+	if err := p.fetchBlocks(ctx, live, part.File(), ob, digest, missing, prog); err != nil {
+		return err
+	}
+	committed = true
+	return part.Commit()
+}
+
+// fetchOutboard gets the dataset's outboard tree from the first provider
+// whose tree verifies; it returns the providers still worth asking.
+func (p *Peer) fetchOutboard(ctx context.Context, providers []*Client, digest [32]byte, size int64) ([]byte, []*Client, error) {
+	obSize := bao.EncodedSize(int(size), pieceGroup, true)
+	var errs []error
+	for i, c := range providers {
+		ob, err := func() ([]byte, error) {
+			ds, err := transport.OpenData(ctx, p.host.Libp2p(), c.remote)
+			if err != nil {
+				return nil, err
+			}
+			defer ds.Close()
+			ob, err := ds.Outboard(digest, obSize)
+			if err != nil {
+				return nil, err
+			}
+			return ob, checkOutboard(ob, size, digest)
+		}()
+		if err == nil {
+			return ob, providers[i:], nil
+		}
+		errs = append(errs, fmt.Errorf("peer %s: %w", c.remote, err))
+	}
+	return nil, nil, errorf(ErrNoProvider, "no provider sent a valid outboard tree: %w", errors.Join(errs...))
+}
+
+// resumePieces keeps the pieces an interrupted clone left that verify, and
+// returns the blocks still to fetch.
+func resumePieces(f *os.File, ob []byte, size int64, root [32]byte, prog *cloneProgress) ([]block, error) {
+	var missing []block
+	buf := make([]byte, PieceSize)
+	for off := int64(0); off < size; off += PieceSize {
+		n := min(PieceSize, size-off)
+		if _, err := f.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if verifyPiece(buf[:n], ob, off, root) {
+			prog.add(n, 0)
+			continue
+		}
+		if last := len(missing) - 1; last >= 0 && missing[last].offset+missing[last].length == off && missing[last].length < piecesPerBlock*PieceSize {
+			missing[last].length += n
+		} else {
+			missing = append(missing, block{off, n})
+		}
+	}
+	if size == 0 && !verifyPiece(nil, ob, 0, root) {
+		return nil, errorf(ErrHashMismatch, "empty dataset does not match its hash")
+	}
+	return missing, nil
+}
+
+// fetchBlocks fetches blocks from every provider at once. A provider whose
+// stream fails or who sends a piece that does not verify is dropped, and
+// its block goes back in the queue for the others.
+func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f *os.File, ob []byte, root [32]byte, blocks []block, prog *cloneProgress) error {
+	if len(blocks) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	todo := make(chan block, len(blocks))
+	for _, b := range blocks {
+		todo <- b
+	}
+	var remaining atomic.Int64
+	remaining.Store(int64(len(blocks)))
+
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		errs     []error // why each provider was dropped
+		writeErr error   // the first failure to write to the store
+	)
+	drop := func(c *Client, bad *atomic.Bool, err error) {
+		if bad.Swap(true) {
+			return
+		}
+		prog.providers(-1)
+		p.log.WarnContext(ctx, "papi: clone: provider dropped", "peer", c.remote.String(), "err", err)
+		mu.Lock()
+		errs = append(errs, fmt.Errorf("peer %s: %w", c.remote, err))
+		mu.Unlock()
+	}
+	for _, c := range providers {
+		bad := new(atomic.Bool)
+		for range workersPerProvider {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ds, err := transport.OpenData(ctx, p.host.Libp2p(), c.remote)
+				if err != nil {
+					drop(c, bad, err)
+					return
+				}
+				defer ds.Close()
+				// A stream read does not watch ctx: reset the stream when it ends.
+				stop := context.AfterFunc(ctx, func() { ds.Reset() })
+				defer stop()
+				buf := make([]byte, piecesPerBlock*PieceSize)
+				for b := range todo {
+					if bad.Load() || ctx.Err() != nil {
+						todo <- b
+						return
+					}
+					if err := fetchBlock(ds, f, ob, root, b, buf); err != nil {
+						todo <- b
+						var werr *writeError
+						if errors.As(err, &werr) {
+							mu.Lock()
+							if writeErr == nil {
+								writeErr = werr.err
+							}
+							mu.Unlock()
+							cancel()
+							return
+						}
+						ds.Reset()
+						drop(c, bad, err)
+						return
+					}
+					prog.add(b.length, b.length)
+					if remaining.Add(-1) == 0 {
+						close(todo)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	switch {
+	case writeErr != nil:
+		return fmt.Errorf("write to store: %w", writeErr)
+	case remaining.Load() == 0:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return errorf(ErrNoProvider, "every provider failed: %w", errors.Join(errs...))
+}
+
+type writeError struct{ err error }
+
+func (w *writeError) Error() string { return w.err.Error() }
+
+func fetchBlock(ds *transport.DataStream, f *os.File, ob []byte, root [32]byte, b block, buf []byte) error {
+	data := buf[:b.length]
+	if err := ds.RequestRange(root, b.offset, b.length); err != nil {
+		return err
+	}
+	if err := ds.ReadRange(data); err != nil {
+		return err
+	}
+	for off := int64(0); off < b.length; off += PieceSize {
+		piece := data[off:min(off+PieceSize, b.length)]
+		if !verifyPiece(piece, ob, b.offset+off, root) {
+			return &CorruptPieceError{Offset: b.offset + off, Length: int64(len(piece))}
+		}
+	}
+	if _, err := f.WriteAt(data, b.offset); err != nil {
+		return &writeError{err}
+	}
+	return nil
+}

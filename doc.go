@@ -1,0 +1,92 @@
+// Package papi shares an API from peer to peer: a Go program declares an API
+// with typed handlers, bundles it with a spec derived from its types and the
+// data behind it, and serves it from its own process over libp2p, with no
+// server and no daemon. Another program dials it by content hash and calls
+// it with typed requests.
+//
+// # Declaring an API
+//
+// An API is a name, a version and methods. Each method has a request and a
+// response type, plain Go structs, and a handler:
+//
+//	type NearestReq struct {
+//		Lat   float64 `cbor:"lat" papi:"minimum=-90,maximum=90"`
+//		Lon   float64 `cbor:"lon" papi:"minimum=-180,maximum=180"`
+//		Limit int     `cbor:"limit" papi:"minimum=1,maximum=50"`
+//	}
+//
+//	api := papi.New("booths", "1.0.0", papi.Description("Polling stations"))
+//	papi.Handle(api, "Nearest", func(ctx context.Context, req NearestReq) (NearestResp, error) { … })
+//
+// [Handle] derives the method's [Spec] from the types: field names (from the
+// cbor or json tag), types, which fields are required (every field but
+// pointers and omitempty ones), and descriptions from `doc:"…"` tags. Types
+// that cannot cross the wire (channels, functions, interfaces) are refused
+// at declaration, with an error naming the field.
+//
+// # Conditions
+//
+// Pre- and post-conditions come from `papi:"…"` struct tags, in the JSON
+// Schema vocabulary: required, minimum, maximum, minLength, maxLength,
+// minItems, maxItems, enum=a|b|c and pattern=REGEX (last in the tag). They
+// are compiled once per type. A request that breaks one never reaches the
+// handler and its caller gets [ErrPrecondition]; a response that breaks one
+// is not sent and its caller gets [ErrPostcondition]. Both name the field
+// and the rule.
+//
+// # Bundles and hashes
+//
+// [API.Bundle] puts the spec together with datasets ([Data], [DataFile],
+// [DataReader]) into a [Bundle]. Everything is encoded as deterministic CBOR
+// (RFC 8949 core deterministic encoding) and hashed with BLAKE3, so a bundle
+// has two content addresses, written as CIDv1 strings ([Hash]):
+//
+//   - the API hash names the spec alone: this interface;
+//   - the bundle hash names the manifest, which names the spec, every
+//     dataset and the bundle it derives from: this interface with this data.
+//
+// Renaming a field or changing a type or a condition changes the API hash;
+// changing only data changes only the bundle hash. [Bundle.WithData] derives
+// a bundle with other data and records its parent. Handlers reach the data
+// of the bundle they serve with [Load], so one handler serves any bundle of
+// its API. Bundles are written to and read from directories
+// ([Bundle.WriteDir], [OpenBundle]) and byte streams ([Bundle.WriteTo],
+// [ReadBundle]); reading verifies every part. Large datasets are verified
+// piece by piece ([VerifyDataset], [PieceSize]) in bounded memory.
+//
+// # Serving
+//
+// [Serve] serves a bundle from a libp2p host embedded in the process: TCP
+// and QUIC, Noise and TLS, libp2p's resource manager. A [Peer] is that host;
+// the package-level functions use a default one, and [NewPeer] makes others
+// (with a persistent identity, [IdentityFile]). One peer serves any number
+// of bundles. [Server.Close] stops taking calls and drains those in flight.
+// A bundle without handlers of its own, one read from disk or cloned, is
+// served with [Implement], which refuses handlers whose spec differs.
+//
+// # Dialing and calling
+//
+// [Dial] finds a peer serving a hash, fetches the manifest and spec,
+// verifies them against the hash and returns a [Client]. Dialing a bundle
+// hash requires that exact data; dialing an API hash reaches any peer that
+// serves the interface. [Call] makes a typed call; the local types are
+// checked against the remote spec first. [Client.CallJSON] is the untyped
+// form for tools. Handlers learn who calls with [CallerFromContext].
+//
+// # Errors
+//
+// Every failed call returns an [*Error] with a [Code]; the code and the
+// sentinel errors of this package ([ErrUnknownMethod], [ErrHashMismatch],
+// [ErrPrecondition], …) cross the wire, so errors.Is and errors.As give the
+// same answer on both sides. A handler chooses its caller's code by
+// returning an error made with [Errorf] or [NewError].
+//
+// # Security
+//
+// Everything fetched is verified against the hash it was asked for before it
+// is used; a peer whose answer does not verify is dropped. Every decoder of
+// bytes from the network has limits on size, depth and element counts and
+// rejects non-canonical input where a hash depends on it. The transport
+// bounds message sizes, read times and calls in flight per peer, and a
+// panicking handler costs its caller an internal error, not the process.
+package papi

@@ -1,0 +1,480 @@
+package papi
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/papi-dev/papi/internal/canon"
+	"github.com/papi-dev/papi/internal/codes"
+	"github.com/papi-dev/papi/internal/spec"
+	"github.com/papi-dev/papi/transport"
+)
+
+// Peer is one libp2p host embedded in this process. Everything the process
+// serves and dials goes through it: one identity, one set of connections,
+// one set of resource limits. A process usually needs one; the package-level
+// Serve, Dial and Clone use a default Peer made on first use, as
+// http.DefaultClient is.
+type Peer struct {
+	host *transport.Host
+	log  *slog.Logger
+
+	mu     sync.RWMutex
+	bundle map[Hash]*Server   // by bundle hash
+	api    map[Hash][]*Server // by API hash, in the order they were served
+	closed bool
+}
+
+// PeerOption configures a Peer in NewPeer.
+type PeerOption func(*peerConfig) error
+
+type peerConfig struct {
+	transport transport.Options
+}
+
+// ListenAddrs sets the multiaddrs the peer listens on. The default is TCP
+// and QUIC on every interface, IPv4 and IPv6, on ports the system picks.
+func ListenAddrs(addrs ...string) PeerOption {
+	return func(c *peerConfig) error {
+		for _, a := range addrs {
+			if _, err := ma.NewMultiaddr(a); err != nil {
+				return fmt.Errorf("listen address %q: %w", a, err)
+			}
+		}
+		c.transport.ListenAddrs = addrs
+		return nil
+	}
+}
+
+// IdentityFile gives the peer a persistent identity: the private key in the
+// file at path, made (Ed25519, mode 0600) if the file does not exist. Without
+// it a peer has a new identity, and so a new peer ID, every run.
+func IdentityFile(path string) PeerOption {
+	return func(c *peerConfig) error {
+		k, err := loadOrCreateKey(path)
+		if err != nil {
+			return fmt.Errorf("identity %s: %w", path, err)
+		}
+		c.transport.PrivateKey = k
+		return nil
+	}
+}
+
+// Logger sets where the peer logs; the default discards everything.
+func Logger(l *slog.Logger) PeerOption {
+	return func(c *peerConfig) error { c.transport.Logger = l; return nil }
+}
+
+func loadOrCreateKey(path string) (crypto.PrivKey, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return crypto.UnmarshalPrivateKey(b)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	b, err = crypto.MarshalPrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	// O_EXCL: two processes starting at once must not end up with two keys.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return loadOrCreateKey(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return k, f.Close()
+}
+
+// NewPeer starts a libp2p host in this process.
+func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
+	var c peerConfig
+	for _, o := range opts {
+		if err := o(&c); err != nil {
+			return nil, fmt.Errorf("papi: %w", err)
+		}
+	}
+	if c.transport.Logger == nil {
+		c.transport.Logger = slog.New(slog.DiscardHandler)
+	}
+	h, err := transport.New(ctx, c.transport)
+	if err != nil {
+		return nil, fmt.Errorf("papi: start peer: %w", err)
+	}
+	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}}
+	h.SetHandler(p.handle)
+	transport.ServeData(h.Libp2p(), p.lookupData, p.log)
+	return p, nil
+}
+
+var (
+	defaultPeerOnce sync.Once
+	defaultPeer     *Peer
+	defaultPeerErr  error
+)
+
+// DefaultPeer returns the Peer that the package-level Serve, Dial and Clone
+// use, starting it on first use with default options.
+func DefaultPeer() (*Peer, error) {
+	defaultPeerOnce.Do(func() {
+		defaultPeer, defaultPeerErr = NewPeer(context.Background())
+	})
+	return defaultPeer, defaultPeerErr
+}
+
+// ID returns the peer's libp2p identity.
+func (p *Peer) ID() peer.ID { return p.host.ID() }
+
+// Addrs returns the multiaddrs at which other peers reach this one, each
+// ending in /p2p/<id>, ready to share.
+func (p *Peer) Addrs() []string {
+	var out []string
+	for _, a := range p.host.Addrs() {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// Host returns the transport host, for what papi does not wrap.
+func (p *Peer) Host() *transport.Host { return p.host }
+
+// Close stops serving every bundle, draining calls in flight, and stops the host.
+func (p *Peer) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	var servers []*Server
+	for _, s := range p.bundle {
+		servers = append(servers, s)
+	}
+	p.mu.Unlock()
+	for _, s := range servers {
+		s.Close()
+	}
+	return p.host.Close()
+}
+
+// Server is one bundle served by a Peer.
+type Server struct {
+	peer *Peer
+	b    *Bundle
+	api  *API
+
+	drainTimeout time.Duration
+	ctx          context.Context // cancelled when draining gives up
+	cancel       context.CancelFunc
+
+	mu       sync.Mutex
+	closing  bool
+	inflight sync.WaitGroup
+}
+
+// ServeOption configures Serve.
+type ServeOption func(*serveConfig) error
+
+type serveConfig struct {
+	api          *API
+	drainTimeout time.Duration
+}
+
+// Implement serves a bundle with the handlers of api, for a bundle that has
+// none of its own: one that was cloned or read from disk. Serve refuses api
+// unless its spec matches the bundle's, method by method, and says where
+// they differ.
+func Implement(api *API) ServeOption {
+	return func(c *serveConfig) error { c.api = api; return nil }
+}
+
+// DrainTimeout bounds how long Server.Close waits for calls in flight before
+// it cancels their contexts; the default is 10 seconds.
+func DrainTimeout(d time.Duration) ServeOption {
+	return func(c *serveConfig) error { c.drainTimeout = d; return nil }
+}
+
+// Serve serves b from the default peer; see Peer.Serve.
+func Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Server, error) {
+	p, err := DefaultPeer()
+	if err != nil {
+		return nil, err
+	}
+	return p.Serve(ctx, b, opts...)
+}
+
+// Serve makes b callable by other peers, by its bundle hash and by its API
+// hash, until the Server is closed. One peer serves any number of bundles.
+func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Server, error) {
+	c := serveConfig{api: b.api, drainTimeout: 10 * time.Second}
+	for _, o := range opts {
+		if err := o(&c); err != nil {
+			return nil, err
+		}
+	}
+	if c.api == nil {
+		return nil, errorf(ErrSpecMismatch, "bundle %s has no handlers: serve it with papi.Implement(api)", b.Hash())
+	}
+	if c.api != b.api {
+		if err := checkImplements(c.api, b.spec); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{peer: p, b: b, api: c.api, drainTimeout: c.drainTimeout}
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errors.New("papi: serve: peer is closed")
+	}
+	if _, dup := p.bundle[b.hash]; dup {
+		return nil, fmt.Errorf("papi: bundle %s is already served", b.hash)
+	}
+	p.bundle[b.hash] = s
+	p.api[b.apiHash] = append(p.api[b.apiHash], s)
+	return s, nil
+}
+
+// checkImplements reports the first place where api's declarations differ
+// from want.
+func checkImplements(api *API, want *Spec) error {
+	have, err := api.Spec()
+	if err != nil {
+		return err
+	}
+	for _, wm := range want.Methods {
+		hm, ok := findMethod(have, wm.Name)
+		if !ok {
+			return errorf(ErrSpecMismatch, "no handler for method %s", wm.Name)
+		}
+		if err := spec.Compare(hm.Request, have.Defs, wm.Request, want.Defs); err != nil {
+			return errorf(ErrSpecMismatch, "method %s request: %w", wm.Name, err)
+		}
+		if err := spec.Compare(hm.Response, have.Defs, wm.Response, want.Defs); err != nil {
+			return errorf(ErrSpecMismatch, "method %s response: %w", wm.Name, err)
+		}
+	}
+	for _, hm := range have.Methods {
+		if _, ok := findMethod(want, hm.Name); !ok {
+			return errorf(ErrSpecMismatch, "handler for method %s, which the spec does not have", hm.Name)
+		}
+	}
+	return nil
+}
+
+func findMethod(s *Spec, name string) (*MethodSpec, bool) {
+	for i := range s.Methods {
+		if s.Methods[i].Name == name {
+			return &s.Methods[i], true
+		}
+	}
+	return nil, false
+}
+
+// Bundle returns the bundle being served.
+func (s *Server) Bundle() *Bundle { return s.b }
+
+// Hash returns the served bundle's hash.
+func (s *Server) Hash() Hash { return s.b.hash }
+
+// Addrs returns the serving peer's addresses, each ending in /p2p/<id>.
+func (s *Server) Addrs() []string { return s.peer.Addrs() }
+
+// Peer returns the peer the bundle is served from.
+func (s *Server) Peer() *Peer { return s.peer }
+
+// Close stops taking calls for the bundle and waits for the calls in flight
+// to finish. After the drain timeout (DrainTimeout) it cancels their contexts
+// and returns without waiting for handlers that ignore cancellation.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.drainTimeout)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// Shutdown is Close with a drain deadline of the caller's choosing: when ctx
+// is done, calls still in flight have their contexts cancelled.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	already := s.closing
+	s.closing = true
+	s.mu.Unlock()
+	if !already {
+		s.peer.unserve(s)
+	}
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		return fmt.Errorf("papi: drain %s: %w", s.b.hash, ctx.Err())
+	}
+}
+
+func (p *Peer) unserve(s *Server) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bundle[s.b.hash] == s {
+		delete(p.bundle, s.b.hash)
+	}
+	list := p.api[s.b.apiHash]
+	for i, x := range list {
+		if x == s {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(p.api, s.b.apiHash)
+	} else {
+		p.api[s.b.apiHash] = list
+	}
+}
+
+// begin registers a call; false when the server no longer takes calls.
+func (s *Server) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.inflight.Add(1)
+	return true
+}
+
+// lookup finds what serves target: a bundle hash, or an API hash.
+func (p *Peer) lookup(target string) (*Server, error) {
+	h, err := ParseHash(target)
+	if err != nil {
+		return nil, errorf(ErrMalformed, "target: %w", err)
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if s, ok := p.bundle[h]; ok {
+		return s, nil
+	}
+	if list := p.api[h]; len(list) > 0 {
+		return list[0], nil
+	}
+	return nil, errorf(ErrNotServed, "%s", h)
+}
+
+// describeMethod is the call by which a dialer fetches what it needs to
+// verify a bundle. User method names cannot contain a dot, so it cannot
+// collide with one.
+const describeMethod = "papi.describe"
+
+// description is the answer to describeMethod.
+type description struct {
+	Manifest []byte `cbor:"manifest"`
+	Spec     []byte `cbor:"spec"`
+}
+
+type callerKey struct{}
+
+// CallerFromContext returns the peer ID of the caller whose call ctx belongs to.
+func CallerFromContext(ctx context.Context) (peer.ID, bool) {
+	id, ok := ctx.Value(callerKey{}).(peer.ID)
+	return id, ok
+}
+
+// handle is the transport's one entry point for calls that arrive.
+func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Response {
+	s, err := p.lookup(req.Target)
+	if err != nil {
+		return errorResponse(err)
+	}
+	if req.Method == describeMethod {
+		out, err := canon.Marshal(description{Manifest: s.b.manifestBytes, Spec: s.b.specBytes})
+		if err != nil {
+			return errorResponse(err)
+		}
+		return &transport.Response{Payload: out}
+	}
+	if !s.begin() {
+		return errorResponse(Errorf(CodeUnavailable, "%s is shutting down", s.b.hash))
+	}
+	defer s.inflight.Done()
+	ctx, cancel := context.WithCancel(context.WithValue(ctx, callerKey{}, req.Peer))
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
+	out, err := s.api.invoke(ctx, s.b, req.Method, req.Payload, p.log)
+	if err != nil {
+		return errorResponse(err)
+	}
+	return &transport.Response{Payload: out}
+}
+
+// errorResponse carries an error over the wire: its code, its message and,
+// in the payload, the name of its sentinel, so the caller's errors.Is works.
+func errorResponse(err error) *transport.Response {
+	e := asError(err)
+	r := &transport.Response{Code: codes.Code(e.code), Message: e.msg}
+	if name := e.reasonName(); name != "" {
+		r.Payload, _ = canon.Marshal(errorDetail{Reason: name})
+	}
+	return r
+}
+
+// errorDetail is the payload of an error response.
+type errorDetail struct {
+	Reason string `cbor:"reason,omitempty"`
+}
+
+// lookupData finds a dataset of a served bundle by its digest: what a peer
+// serves, it seeds for others to clone.
+func (p *Peer) lookupData(digest [32]byte) (transport.DataSource, error) {
+	p.mu.RLock()
+	var found *Dataset
+	for _, s := range p.bundle {
+		for _, d := range s.b.datasets {
+			if d.digest == digest {
+				found = d
+			}
+		}
+	}
+	p.mu.RUnlock()
+	if found == nil {
+		return nil, transport.ErrDataNotFound
+	}
+	ra, closer, err := found.readerAt()
+	if err != nil {
+		return nil, err
+	}
+	return &datasetSource{ReaderAt: ra, Closer: closer, d: found}, nil
+}
+
+// datasetSource is a dataset opened for seeding.
+type datasetSource struct {
+	io.ReaderAt
+	io.Closer
+	d *Dataset
+}
+
+func (s *datasetSource) Size() int64               { return s.d.size }
+func (s *datasetSource) Outboard() ([]byte, error) { return s.d.Outboard() }

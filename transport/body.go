@@ -1,0 +1,222 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/papi-dev/papi/internal/canon"
+	"github.com/papi-dev/papi/internal/codes"
+	"github.com/papi-dev/papi/internal/wire"
+)
+
+// Bodies of 1 MiB and more skip gorpc's codec: a ProtocolBody stream carries
+// a small CBOR header behind its uvarint length, then raw bytes.
+
+const maxBodyHeader = 4096
+
+var bodyHeaderDecoder = canon.NewDecoder(canon.Limits{MaxBytes: maxBodyHeader, MaxDepth: 2, MaxElements: 8})
+
+// bodyTimeout is how long size bytes may take to arrive: the message
+// timeout, plus a second for every MiB, so a slow honest link is served and
+// a trickling peer is not held on to for ever.
+func (l Limits) bodyTimeout(size int64) time.Duration {
+	return l.MessageTimeout + time.Duration(size>>20)*time.Second
+}
+
+func writeFrame(w io.Writer, v any) error {
+	b, err := canon.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(binary.AppendUvarint(nil, uint64(len(b)))); err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+func readFrame(r *bufio.Reader, v any) error {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return err
+	}
+	if n > maxBodyHeader {
+		return fmt.Errorf("header of %d bytes, limit %d", n, maxBodyHeader)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return err
+	}
+	return bodyHeaderDecoder.Unmarshal(b, v)
+}
+
+// serveBody answers one ProtocolBody stream.
+func (s *server) serveBody(st network.Stream) {
+	defer st.Close()
+	limits := s.h.limits
+	st.SetReadDeadline(time.Now().Add(limits.MessageTimeout))
+	r := bufio.NewReader(st)
+	var hdr wire.BodyHeader
+	if err := readFrame(r, &hdr); err != nil {
+		st.Reset()
+		return
+	}
+	from := st.Conn().RemotePeer()
+	w := bufio.NewWriterSize(st, 256<<10)
+	reply := func(resp *Response) {
+		st.SetWriteDeadline(time.Now().Add(limits.bodyTimeout(int64(len(resp.Payload)))))
+		err := writeFrame(w, wire.BodyReply{Code: uint32(resp.Code), Message: resp.Message, Size: int64(len(resp.Payload))})
+		if err == nil {
+			_, err = w.Write(resp.Payload)
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			st.Reset()
+		}
+	}
+	if hdr.Token != nil {
+		b, ok := s.h.bodies.take(from, hdr.Token)
+		if !ok {
+			reply(errResponse(codes.NotFound, "no response body under that token (expired?)"))
+			return
+		}
+		reply(&Response{Payload: b})
+		return
+	}
+	if hdr.Size < 0 || hdr.Size > limits.MaxRequestBytes {
+		reply(errResponse(codes.ResourceExhausted, "request of %d bytes, limit %d", hdr.Size, limits.MaxRequestBytes))
+		return
+	}
+	st.SetReadDeadline(time.Now().Add(limits.bodyTimeout(hdr.Size)))
+	payload := make([]byte, hdr.Size)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		st.Reset()
+		return
+	}
+	st.SetReadDeadline(time.Time{})
+	// The caller going away cancels the call, as on a session.
+	ctx, cancel := context.WithCancel(s.h.ctx)
+	defer cancel()
+	go func() {
+		var b [1]byte
+		if _, err := r.Read(b[:]); err != nil {
+			cancel()
+		}
+	}()
+	reply(s.run(ctx, &Request{Peer: from, Target: hdr.Target, Method: hdr.Method, Payload: payload}, time.Duration(hdr.Timeout)))
+}
+
+// bodyStore keeps large responses until their caller fetches them.
+type bodyStore struct {
+	mu      sync.Mutex
+	bodies  map[string]*heldBody
+	total   int64
+	maxHeld int64
+}
+
+type heldBody struct {
+	peer  peer.ID
+	data  []byte
+	timer *time.Timer
+}
+
+// bodyHoldTime is how long a large response waits for its caller.
+const bodyHoldTime = time.Minute
+
+func newBodyStore() *bodyStore {
+	return &bodyStore{bodies: map[string]*heldBody{}, maxHeld: 1 << 30}
+}
+
+// put holds b for p and returns the token to fetch it by. Past the memory
+// bound, the oldest held bodies are not evicted: the caller of this one
+// will find it missing and get NotFound, which is better than a server that
+// holds without end.
+func (bs *bodyStore) put(p peer.ID, b []byte) []byte {
+	token := make([]byte, 16)
+	rand.Read(token)
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	if bs.total+int64(len(b)) > bs.maxHeld {
+		return token
+	}
+	key := string(token)
+	bs.total += int64(len(b))
+	bs.bodies[key] = &heldBody{peer: p, data: b, timer: time.AfterFunc(bodyHoldTime, func() { bs.take(p, token) })}
+	return token
+}
+
+// take removes and returns the body held for p under token.
+func (bs *bodyStore) take(p peer.ID, token []byte) ([]byte, bool) {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	hb, ok := bs.bodies[string(token)]
+	if !ok || hb.peer != p {
+		return nil, false
+	}
+	delete(bs.bodies, string(token))
+	hb.timer.Stop()
+	bs.total -= int64(len(hb.data))
+	return hb.data, true
+}
+
+// bodyCall runs a call, or fetches a held response, over a ProtocolBody stream.
+func (h *Host) bodyCall(ctx context.Context, p peer.ID, hdr wire.BodyHeader, payload []byte) ([]byte, error) {
+	st, err := h.h.NewStream(ctx, p, ProtocolBody)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	defer st.Close()
+	stop := context.AfterFunc(ctx, func() { st.Reset() })
+	defer stop()
+	w := bufio.NewWriterSize(st, 256<<10)
+	err = writeFrame(w, hdr)
+	if err == nil {
+		_, err = w.Write(payload)
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		return nil, h.streamErr(ctx, err)
+	}
+	r := bufio.NewReaderSize(st, 256<<10)
+	var rep wire.BodyReply
+	if err := readFrame(r, &rep); err != nil {
+		return nil, h.streamErr(ctx, err)
+	}
+	if rep.Size < 0 || rep.Size > h.limits.MaxResponseBytes {
+		st.Reset()
+		return nil, &RemoteError{Code: codes.ResourceExhausted, Message: fmt.Sprintf("response of %d bytes, limit %d", rep.Size, h.limits.MaxResponseBytes)}
+	}
+	body := make([]byte, rep.Size)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, h.streamErr(ctx, err)
+	}
+	if rep.Code != uint32(codes.OK) {
+		return nil, &RemoteError{Code: codes.Code(rep.Code), Message: rep.Message, Payload: body}
+	}
+	return body, nil
+}
+
+// streamErr says why a stream failed: the caller's context, or the peer.
+func (h *Host) streamErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}

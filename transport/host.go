@@ -1,0 +1,237 @@
+// Package transport is papi's network layer: an embedded libp2p host, the
+// RPC session protocol on go-libp2p-gorpc with the limits gorpc lacks, raw
+// streams for large bodies and dataset bytes, and peer discovery.
+//
+// Package papi is what applications use; transport is public so that an
+// application can reach the libp2p host underneath, or plug in its own
+// discovery.
+package transport
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	ma "github.com/multiformats/go-multiaddr"
+
+	rpc "github.com/libp2p/go-libp2p-gorpc"
+)
+
+// The protocols papi speaks, versioned so that a later papi can speak both.
+const (
+	ProtocolRPC  protocol.ID = "/papi/rpc/1.0.0"  // gorpc streaming sessions
+	ProtocolBody protocol.ID = "/papi/body/1.0.0" // large requests and responses, raw
+)
+
+// Options configure a Host. The zero value is a host with a fresh identity
+// listening on every interface.
+type Options struct {
+	// ListenAddrs are multiaddrs to listen on. The default is TCP and QUIC
+	// on every IPv4 and IPv6 interface, on ports the system picks.
+	ListenAddrs []string
+	// PrivateKey is the host's identity; nil means a fresh Ed25519 key.
+	PrivateKey crypto.PrivKey
+	// Logger receives the host's logs; nil discards them.
+	Logger *slog.Logger
+	// Limits bound what remote peers may make the host do.
+	Limits Limits
+	// Libp2pOptions are passed to libp2p.New after papi's own, for what
+	// papi does not configure.
+	Libp2pOptions []libp2p.Option
+}
+
+// Limits bound what a remote peer may make a host do. Zero fields take the
+// defaults documented on each.
+type Limits struct {
+	// MaxInlineMessage is the largest payload that travels inside an RPC
+	// message; larger ones go over ProtocolBody. Default 1 MiB - 4 KiB.
+	MaxInlineMessage int
+	// MaxRequestBytes is the largest request payload accepted. Default 64 MiB.
+	MaxRequestBytes int64
+	// MaxResponseBytes is the largest response payload a client accepts. Default 256 MiB.
+	MaxResponseBytes int64
+	// MaxCallsPerPeer bounds one remote peer's calls in flight; past it a
+	// call fails with ResourceExhausted. Default 128.
+	MaxCallsPerPeer int
+	// MessageTimeout bounds how long one message may take to arrive once it
+	// has begun, against peers that trickle bytes. Default 30 s.
+	MessageTimeout time.Duration
+	// StreamsPerPeer bounds the streams one remote peer may hold open on each
+	// of papi's protocols (libp2p resource manager). Default 256.
+	StreamsPerPeer int
+}
+
+// messageOverhead is what an RPC message adds to its payload, generously.
+const messageOverhead = 4096
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxInlineMessage <= 0 {
+		l.MaxInlineMessage = 1<<20 - messageOverhead
+	}
+	if l.MaxRequestBytes <= 0 {
+		l.MaxRequestBytes = 64 << 20
+	}
+	if l.MaxResponseBytes <= 0 {
+		l.MaxResponseBytes = 256 << 20
+	}
+	if l.MaxCallsPerPeer <= 0 {
+		l.MaxCallsPerPeer = 128
+	}
+	if l.MessageTimeout <= 0 {
+		l.MessageTimeout = 30 * time.Second
+	}
+	if l.StreamsPerPeer <= 0 {
+		l.StreamsPerPeer = 256
+	}
+	return l
+}
+
+// ErrUnavailable reports that a peer could not be reached, or that the
+// stream to it died before an answer came.
+var ErrUnavailable = errors.New("peer unavailable")
+
+// ErrClosed reports use of a closed host.
+var ErrClosed = errors.New("host closed")
+
+// Host is a libp2p host with papi's protocols on it.
+type Host struct {
+	h      host.Host
+	log    *slog.Logger
+	limits Limits
+
+	ctx    context.Context // ends when the host closes
+	cancel context.CancelFunc
+
+	rpcServer *rpc.Server
+	rpcClient *rpc.Client
+	server    *server
+	clients   clients
+	bodies    *bodyStore
+
+	closeOnce sync.Once
+}
+
+// DefaultListenAddrs are where a host listens unless told otherwise.
+var DefaultListenAddrs = []string{
+	"/ip4/0.0.0.0/tcp/0",
+	"/ip4/0.0.0.0/udp/0/quic-v1",
+	"/ip6/::/tcp/0",
+	"/ip6/::/udp/0/quic-v1",
+}
+
+// New starts a host: TCP and QUIC, Noise and TLS, and libp2p's resource
+// manager with limits for papi's protocols.
+func New(ctx context.Context, o Options) (*Host, error) {
+	limits := o.Limits.withDefaults()
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	key := o.PrivateKey
+	if key == nil {
+		var err error
+		if key, _, err = crypto.GenerateEd25519Key(rand.Reader); err != nil {
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+	}
+	addrs := o.ListenAddrs
+	if len(addrs) == 0 {
+		addrs = DefaultListenAddrs
+	}
+	rm, err := resourceManager(limits)
+	if err != nil {
+		return nil, err
+	}
+	opts := append([]libp2p.Option{
+		libp2p.Identity(key),
+		libp2p.ListenAddrStrings(addrs...),
+		libp2p.ResourceManager(rm),
+		libp2p.UserAgent("papi"),
+	}, o.Libp2pOptions...)
+	lh, err := libp2p.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start libp2p host: %w", err)
+	}
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h := &Host{h: lh, log: log, limits: limits, ctx: hctx, cancel: cancel, bodies: newBodyStore()}
+	limited := &limitedHost{Host: lh, proto: ProtocolRPC, limits: limits}
+	h.server = newServer(h)
+	h.rpcServer = rpc.NewServer(limited, ProtocolRPC, rpc.WithStreamBufferSize(0))
+	if err := h.rpcServer.RegisterName(rpcServiceName, &rpcService{s: h.server}); err != nil {
+		lh.Close()
+		cancel()
+		return nil, fmt.Errorf("register rpc service: %w", err)
+	}
+	h.rpcClient = rpc.NewClient(limited, ProtocolRPC)
+	h.clients.sessions = map[peer.ID]*session{}
+	lh.SetStreamHandler(ProtocolBody, h.server.serveBody)
+	return h, nil
+}
+
+func resourceManager(l Limits) (network.ResourceManager, error) {
+	perPeer := rcmgr.ResourceLimits{
+		Streams:        rcmgr.LimitVal(l.StreamsPerPeer),
+		StreamsInbound: rcmgr.LimitVal(l.StreamsPerPeer),
+	}
+	cfg := rcmgr.PartialLimitConfig{
+		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{
+			ProtocolRPC:  perPeer,
+			ProtocolBody: perPeer,
+			ProtocolData: perPeer,
+		},
+	}
+	limits := cfg.Build(rcmgr.DefaultLimits.AutoScale())
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
+	if err != nil {
+		return nil, fmt.Errorf("resource manager: %w", err)
+	}
+	return rm, nil
+}
+
+// ID returns the host's peer ID.
+func (h *Host) ID() peer.ID { return h.h.ID() }
+
+// Addrs returns the host's listen addresses, each ending in /p2p/<id>.
+func (h *Host) Addrs() []ma.Multiaddr {
+	addrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.h.ID(), Addrs: h.h.Addrs()})
+	if err != nil {
+		return nil
+	}
+	return addrs
+}
+
+// Libp2p returns the libp2p host underneath.
+func (h *Host) Libp2p() host.Host { return h.h }
+
+// Limits returns the limits in force, defaults filled in.
+func (h *Host) Limits() Limits { return h.limits }
+
+// Connect connects to a peer at the addresses given.
+func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo) error {
+	if err := h.h.Connect(ctx, ai); err != nil {
+		return fmt.Errorf("%w: connect %s: %w", ErrUnavailable, ai.ID, err)
+	}
+	return nil
+}
+
+// Close stops the host. Calls in flight, both ways, end with ErrUnavailable.
+func (h *Host) Close() error {
+	var err error
+	h.closeOnce.Do(func() {
+		h.cancel()
+		h.clients.closeAll()
+		err = h.h.Close()
+	})
+	return err
+}

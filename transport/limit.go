@@ -1,0 +1,88 @@
+package transport
+
+import (
+	"context"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// limitedStream holds a gorpc stream to papi's limits before gorpc's codec
+// reads from it: no message larger than the scanner's maximum, and once a
+// message has begun, the whole of it within messageTimeout.
+//
+// Between messages a stream may stay idle: a session carries calls that may
+// run for long, and the resource manager bounds how many streams a peer
+// holds open.
+type limitedStream struct {
+	network.Stream
+	scan           msgpackScanner
+	messageTimeout time.Duration
+	inMessage      bool
+}
+
+func (s *limitedStream) Read(p []byte) (int, error) {
+	// Read no more than the current message may still hold, so that a
+	// message announcing gigabytes costs at most its limit in memory.
+	room := s.scan.max + 1
+	if s.scan.inObject {
+		room -= s.scan.size
+	}
+	if int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := s.Stream.Read(p)
+	if n > 0 {
+		if _, serr := s.scan.feed(p[:n]); serr != nil {
+			s.Stream.Reset()
+			return 0, serr
+		}
+		switch {
+		case s.scan.inObject && !s.inMessage:
+			s.inMessage = true
+			s.Stream.SetReadDeadline(time.Now().Add(s.messageTimeout))
+		case !s.scan.inObject && s.inMessage:
+			s.inMessage = false
+			s.Stream.SetReadDeadline(time.Time{})
+		}
+	}
+	return n, err
+}
+
+// limitedHost is the host.Host gorpc is given: it wraps the streams of one
+// protocol, inbound and outbound, in limitedStream.
+type limitedHost struct {
+	host.Host
+	proto  protocol.ID
+	limits Limits
+}
+
+func (h *limitedHost) wrap(s network.Stream) network.Stream {
+	return &limitedStream{
+		Stream:         s,
+		scan:           msgpackScanner{max: int64(h.limits.MaxInlineMessage) + messageOverhead},
+		messageTimeout: h.limits.MessageTimeout,
+	}
+}
+
+func (h *limitedHost) SetStreamHandler(pid protocol.ID, handler network.StreamHandler) {
+	if pid != h.proto {
+		h.Host.SetStreamHandler(pid, handler)
+		return
+	}
+	h.Host.SetStreamHandler(pid, func(s network.Stream) { handler(h.wrap(s)) })
+}
+
+func (h *limitedHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID) (network.Stream, error) {
+	s, err := h.Host.NewStream(ctx, p, pids...)
+	if err != nil {
+		return nil, err
+	}
+	if s.Protocol() == h.proto {
+		return h.wrap(s), nil
+	}
+	return s, nil
+}
