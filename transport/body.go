@@ -180,21 +180,34 @@ func (h *Host) bodyCall(ctx context.Context, p peer.ID, hdr wire.BodyHeader, pay
 	defer st.Close()
 	stop := context.AfterFunc(ctx, func() { st.Reset() })
 	defer stop()
-	w := bufio.NewWriterSize(st, 256<<10)
-	err = writeFrame(w, hdr)
-	if err == nil {
-		_, err = w.Write(payload)
-	}
-	if err == nil {
-		err = w.Flush()
-	}
-	if err != nil {
-		return nil, h.streamErr(ctx, err)
-	}
+	// Write while reading: a server that refuses the request answers before
+	// reading it, and the answer must not wait behind a body nobody reads.
+	written := make(chan error, 1)
+	go func() {
+		w := bufio.NewWriterSize(st, 256<<10)
+		err := writeFrame(w, hdr)
+		if err == nil {
+			_, err = w.Write(payload)
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		written <- err
+	}()
 	r := bufio.NewReaderSize(st, 256<<10)
 	var rep wire.BodyReply
 	if err := readFrame(r, &rep); err != nil {
+		st.Reset()
+		if werr := <-written; werr != nil {
+			err = werr
+		}
 		return nil, h.streamErr(ctx, err)
+	}
+	select {
+	case <-written:
+	default: // answered before the body was all sent: the rest is not wanted
+		st.Reset()
+		<-written
 	}
 	if rep.Size < 0 || rep.Size > h.limits.MaxResponseBytes {
 		st.Reset()

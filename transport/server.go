@@ -119,6 +119,9 @@ func (s *server) run(ctx context.Context, req *Request, timeout time.Duration) (
 		}
 	}()
 	resp = (*hp)(ctx, req)
+	if s.h.ctx.Err() != nil {
+		return errResponse(codes.Unavailable, "server closed")
+	}
 	if resp == nil {
 		return errResponse(codes.Internal, "handler returned no response")
 	}
