@@ -77,10 +77,10 @@ func (s *server) serveBody(st network.Stream) {
 		st.SetWriteDeadline(time.Now().Add(limits.bodyTimeout(int64(len(resp.Payload)))))
 		err := writeFrame(w, wire.BodyReply{Code: uint32(resp.Code), Message: resp.Message, Size: int64(len(resp.Payload))})
 		if err == nil {
-			_, err = w.Write(resp.Payload)
-		}
-		if err == nil {
 			err = w.Flush()
+		}
+		if err == nil { // straight to the stream: no copy through the buffer
+			_, err = st.Write(resp.Payload)
 		}
 		if err != nil {
 			st.Reset()
@@ -187,10 +187,10 @@ func (h *Host) bodyCall(ctx context.Context, p peer.ID, hdr wire.BodyHeader, pay
 		w := bufio.NewWriterSize(st, 256<<10)
 		err := writeFrame(w, hdr)
 		if err == nil {
-			_, err = w.Write(payload)
+			err = w.Flush()
 		}
 		if err == nil {
-			err = w.Flush()
+			_, err = st.Write(payload)
 		}
 		written <- err
 	}()
