@@ -191,6 +191,7 @@ func (c *cloneProgress) setProviders(n int) {
 const (
 	piecesPerBlock     = 16
 	workersPerProvider = 2
+	pipelineDepth      = 2
 )
 
 type block struct{ offset, length int64 }
@@ -230,9 +231,13 @@ func (p *Peer) fetchDataset(ctx context.Context, st *store.Store, providers []*C
 		return err
 	}
 	prog.setProviders(len(live))
-	missing, err := resumePieces(part.File(), ob, size, digest, prog)
-	if err != nil {
-		return err
+	missing := allBlocks(size)
+	if part.Resumed() {
+		if missing, err = resumePieces(part.File(), ob, size, digest, prog); err != nil {
+			return err
+		}
+	} else if size == 0 && !verifyPiece(nil, ob, 0, digest) {
+		return errorf(ErrHashMismatch, "empty dataset does not match its hash")
 	}
 	if err := p.fetchBlocks(ctx, live, part.File(), ob, digest, missing, prog); err != nil {
 		return err
@@ -265,6 +270,15 @@ func (p *Peer) fetchOutboard(ctx context.Context, providers []*Client, digest [3
 		errs = append(errs, fmt.Errorf("peer %s: %w", c.remote, err))
 	}
 	return nil, nil, errorf(ErrNoProvider, "no provider sent a valid outboard tree: %w", errors.Join(errs...))
+}
+
+// allBlocks covers a whole dataset.
+func allBlocks(size int64) []block {
+	var out []block
+	for off := int64(0); off < size; off += piecesPerBlock * PieceSize {
+		out = append(out, block{off, min(piecesPerBlock*PieceSize, size-off)})
+	}
+	return out
 }
 
 // resumePieces keeps the pieces an interrupted clone left that verify, and
@@ -341,13 +355,47 @@ func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f *os.File,
 				stop := context.AfterFunc(ctx, func() { ds.Reset() })
 				defer stop()
 				buf := make([]byte, piecesPerBlock*PieceSize)
-				for b := range todo {
-					if bad.Load() || ctx.Err() != nil {
+				// Up to pipelineDepth blocks are asked for ahead of the one being
+				// read, so the stream is busy while a block is verified and written.
+				var asked []block
+				giveBack := func() {
+					for _, b := range asked {
 						todo <- b
-						return
 					}
-					if err := fetchBlock(ds, f, ob, root, b, buf); err != nil {
-						todo <- b
+					asked = nil
+				}
+				for {
+					for len(asked) < pipelineDepth {
+						var b block
+						var ok bool
+						if len(asked) == 0 {
+							if b, ok = <-todo; !ok {
+								return // every block is done
+							}
+						} else {
+							select {
+							case b = <-todo:
+								ok = true
+							default:
+							}
+						}
+						if !ok {
+							break
+						}
+						asked = append(asked, b)
+						if bad.Load() || ctx.Err() != nil {
+							giveBack()
+							return
+						}
+						if err := ds.RequestRange(root, b.offset, b.length); err != nil {
+							giveBack()
+							drop(c, bad, err)
+							return
+						}
+					}
+					b := asked[0]
+					if err := readBlock(ds, f, ob, root, b, buf); err != nil {
+						giveBack()
 						var werr *writeError
 						if errors.As(err, &werr) {
 							mu.Lock()
@@ -362,6 +410,7 @@ func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f *os.File,
 						drop(c, bad, err)
 						return
 					}
+					asked = asked[1:]
 					prog.add(b.length, b.length)
 					if remaining.Add(-1) == 0 {
 						close(todo)
@@ -386,11 +435,10 @@ type writeError struct{ err error }
 
 func (w *writeError) Error() string { return w.err.Error() }
 
-func fetchBlock(ds *transport.DataStream, f *os.File, ob []byte, root [32]byte, b block, buf []byte) error {
+// readBlock reads the answer to a block's range request, verifies every
+// piece of it and writes it to the store's partial file.
+func readBlock(ds *transport.DataStream, f *os.File, ob []byte, root [32]byte, b block, buf []byte) error {
 	data := buf[:b.length]
-	if err := ds.RequestRange(root, b.offset, b.length); err != nil {
-		return err
-	}
 	if err := ds.ReadRange(data); err != nil {
 		return err
 	}

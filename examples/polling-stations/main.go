@@ -12,68 +12,12 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"math"
 	"os"
 	"os/signal"
-	"slices"
 
 	"github.com/papi-dev/papi"
+	"github.com/papi-dev/papi/examples/internal/booths"
 )
-
-// Station is one polling station.
-type Station struct {
-	ID   string  `cbor:"id" json:"id" papi:"minLength=1,maxLength=32"`
-	Name string  `cbor:"name" json:"name" papi:"minLength=1,maxLength=200"`
-	Lat  float64 `cbor:"lat" json:"lat" papi:"minimum=-90,maximum=90"`
-	Lon  float64 `cbor:"lon" json:"lon" papi:"minimum=-180,maximum=180"`
-}
-
-// NearestReq asks for the stations nearest to a point.
-type NearestReq struct {
-	Lat   float64 `cbor:"lat" json:"lat" papi:"minimum=-90,maximum=90" doc:"latitude, degrees"`
-	Lon   float64 `cbor:"lon" json:"lon" papi:"minimum=-180,maximum=180" doc:"longitude, degrees"`
-	Limit int     `cbor:"limit" json:"limit" papi:"minimum=1,maximum=20" doc:"how many stations"`
-}
-
-// NearestResp lists stations, nearest first.
-type NearestResp struct {
-	Stations []Station `cbor:"stations" json:"stations" papi:"maxItems=20"`
-}
-
-// nearest serves whatever stations the bundle carries: the same handler
-// answers for the original data and for a clone's own.
-func nearest(ctx context.Context, req NearestReq) (NearestResp, error) {
-	all, err := papi.Load[[]Station](ctx, "stations")
-	if err != nil {
-		return NearestResp{}, err
-	}
-	dist := func(s Station) float64 { return math.Hypot(s.Lat-req.Lat, s.Lon-req.Lon) }
-	sorted := slices.Clone(all)
-	slices.SortFunc(sorted, func(a, b Station) int {
-		if d := dist(a) - dist(b); d != 0 {
-			return int(math.Copysign(1, d))
-		}
-		return 0
-	})
-	return NearestResp{Stations: sorted[:min(req.Limit, len(sorted))]}, nil
-}
-
-func boothsAPI() *papi.API {
-	api := papi.New("booths", "1.0.0", papi.Description("Where to vote: polling stations near a point"))
-	if err := papi.Handle(api, "Nearest", nearest, papi.Description("The stations nearest to a point, nearest first")); err != nil {
-		log.Fatal(err)
-	}
-	return api
-}
-
-var stations = []Station{
-	{ID: "bcn-001", Name: "Escola Pia de Sant Antoni", Lat: 41.3788, Lon: 2.1614},
-	{ID: "bcn-002", Name: "Institut Jaume Balmes", Lat: 41.3917, Lon: 2.1649},
-	{ID: "bcn-003", Name: "Escola Collaso i Gil", Lat: 41.3768, Lon: 2.1700},
-	{ID: "gir-001", Name: "Escola Verd", Lat: 41.9794, Lon: 2.8214},
-	{ID: "lle-001", Name: "Institut Samuel Gili i Gaya", Lat: 41.6176, Lon: 0.6200},
-	{ID: "tgn-001", Name: "Escola Mediterrani", Lat: 41.1189, Lon: 1.2445},
-}
 
 func main() {
 	log.SetFlags(0)
@@ -97,7 +41,7 @@ func main() {
 
 // demo runs both sides in one process: two peers on loopback.
 func demo(ctx context.Context) error {
-	b, err := boothsAPI().Bundle(papi.Data("stations", stations))
+	b, err := booths.API().Bundle(papi.Data("stations", booths.Stations))
 	if err != nil {
 		return err
 	}
@@ -117,14 +61,14 @@ func demo(ctx context.Context) error {
 		return err
 	}
 	defer client.Close()
-	return ask(ctx, client, srv.Hash(), srv.Addrs(), NearestReq{Lat: 41.385, Lon: 2.165, Limit: 3})
+	return ask(ctx, client, srv.Hash(), srv.Addrs(), booths.NearestReq{Lat: 41.385, Lon: 2.165, Limit: 3})
 }
 
 func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	listen := fs.String("listen", "/ip4/0.0.0.0/tcp/0", "multiaddr to listen on")
 	fs.Parse(args)
-	b, err := boothsAPI().Bundle(papi.Data("stations", stations))
+	b, err := booths.API().Bundle(papi.Data("stations", booths.Stations))
 	if err != nil {
 		return err
 	}
@@ -162,16 +106,16 @@ func call(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.Close()
-	return ask(ctx, p, h, []string{*addr}, NearestReq{Lat: *lat, Lon: *lon, Limit: *limit})
+	return ask(ctx, p, h, []string{*addr}, booths.NearestReq{Lat: *lat, Lon: *lon, Limit: *limit})
 }
 
-func ask(ctx context.Context, p *papi.Peer, h papi.Hash, addrs []string, req NearestReq) error {
+func ask(ctx context.Context, p *papi.Peer, h papi.Hash, addrs []string, req booths.NearestReq) error {
 	c, err := p.Dial(ctx, h, papi.Provider(addrs...))
 	if err != nil {
 		return err
 	}
 	fmt.Printf("dialed %s: %s %s, verified\n", h, c.Spec().Name, c.Spec().Version)
-	resp, err := papi.Call[NearestReq, NearestResp](ctx, c, "Nearest", req)
+	resp, err := papi.Call[booths.NearestReq, booths.NearestResp](ctx, c, "Nearest", req)
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,13 @@ type Partial struct {
 	size   int64
 	f      *os.File
 	lock   *os.File
+	// resumed: an earlier download left bytes here, which may hold verified pieces.
+	resumed bool
 }
+
+// Resumed reports whether an earlier, interrupted download left bytes in
+// the partial file; if not, there is nothing there worth verifying.
+func (p *Partial) Resumed() bool { return p.resumed }
 
 // ErrBusy is returned by Begin when another download of the same object
 // holds its lock.
@@ -137,6 +143,8 @@ func (s *Store) Begin(digest [32]byte, size int64) (*Partial, error) {
 		lock.Close()
 		return nil, err
 	}
+	fi, statErr := os.Stat(base)
+	resumed := statErr == nil && fi.Size() > 0
 	f, err := os.OpenFile(base, os.O_RDWR|os.O_CREATE, 0o644)
 	if err == nil {
 		err = f.Truncate(size)
@@ -149,7 +157,7 @@ func (s *Store) Begin(digest [32]byte, size int64) (*Partial, error) {
 		lock.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &Partial{s: s, digest: digest, size: size, f: f, lock: lock}, nil
+	return &Partial{s: s, digest: digest, size: size, f: f, lock: lock, resumed: resumed}, nil
 }
 
 // File returns the partial file, for reading back what is there and writing pieces.

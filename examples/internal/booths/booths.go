@@ -1,0 +1,73 @@
+// Package booths is the polling-stations API of papi's examples: the
+// seed's story of voters finding where to vote when the official site is
+// blocked. Every example program declares the API from here, so they all
+// have the same API hash.
+package booths
+
+import (
+	"context"
+	"math"
+	"slices"
+
+	"github.com/papi-dev/papi"
+)
+
+// Station is one polling station.
+type Station struct {
+	ID   string  `cbor:"id" json:"id" papi:"minLength=1,maxLength=32"`
+	Name string  `cbor:"name" json:"name" papi:"minLength=1,maxLength=200"`
+	Lat  float64 `cbor:"lat" json:"lat" papi:"minimum=-90,maximum=90"`
+	Lon  float64 `cbor:"lon" json:"lon" papi:"minimum=-180,maximum=180"`
+}
+
+// NearestReq asks for the stations nearest to a point.
+type NearestReq struct {
+	Lat   float64 `cbor:"lat" json:"lat" papi:"minimum=-90,maximum=90" doc:"latitude, degrees"`
+	Lon   float64 `cbor:"lon" json:"lon" papi:"minimum=-180,maximum=180" doc:"longitude, degrees"`
+	Limit int     `cbor:"limit" json:"limit" papi:"minimum=1,maximum=20" doc:"how many stations"`
+}
+
+// NearestResp lists stations, nearest first.
+type NearestResp struct {
+	Stations []Station `cbor:"stations" json:"stations" papi:"maxItems=20"`
+}
+
+// Nearest serves whatever stations the bundle carries: the same handler
+// answers for the original data and for a clone's own.
+func Nearest(ctx context.Context, req NearestReq) (NearestResp, error) {
+	all, err := papi.Load[[]Station](ctx, "stations")
+	if err != nil {
+		return NearestResp{}, err
+	}
+	dist := func(s Station) float64 { return math.Hypot(s.Lat-req.Lat, s.Lon-req.Lon) }
+	sorted := slices.Clone(all)
+	slices.SortStableFunc(sorted, func(a, b Station) int {
+		switch da, db := dist(a), dist(b); {
+		case da < db:
+			return -1
+		case da > db:
+			return 1
+		}
+		return 0
+	})
+	return NearestResp{Stations: sorted[:min(req.Limit, len(sorted))]}, nil
+}
+
+// API declares the booths API.
+func API() *papi.API {
+	api := papi.New("booths", "1.0.0", papi.Description("Where to vote: polling stations near a point"))
+	if err := papi.Handle(api, "Nearest", Nearest, papi.Description("The stations nearest to a point, nearest first")); err != nil {
+		panic(err) // the types above are fixed: this cannot fail at run time
+	}
+	return api
+}
+
+// Stations is the original dataset.
+var Stations = []Station{
+	{ID: "bcn-001", Name: "Escola Pia de Sant Antoni", Lat: 41.3788, Lon: 2.1614},
+	{ID: "bcn-002", Name: "Institut Jaume Balmes", Lat: 41.3917, Lon: 2.1649},
+	{ID: "bcn-003", Name: "Escola Collaso i Gil", Lat: 41.3768, Lon: 2.1700},
+	{ID: "gir-001", Name: "Escola Verd", Lat: 41.9794, Lon: 2.8214},
+	{ID: "lle-001", Name: "Institut Samuel Gili i Gaya", Lat: 41.6176, Lon: 0.6200},
+	{ID: "tgn-001", Name: "Escola Mediterrani", Lat: 41.1189, Lon: 1.2445},
+}
