@@ -104,15 +104,64 @@ func DataFile(name, path string) *Dataset {
 		return d
 	}
 	defer f.Close()
-	h := blake3.New(32, nil)
-	n, err := io.Copy(h, f)
-	if err != nil {
+	if d.digest, d.size, err = hashStream(f, nil); err != nil {
 		d.err = fmt.Errorf("dataset %s: %w", name, err)
-		return d
 	}
-	d.size = n
-	h.Sum(d.digest[:0])
 	return d
+}
+
+// hashBlock is how much of a stream is hashed at once: BLAKE3 spreads one
+// large write over every core, where small writes run on one.
+const hashBlock = 8 << 20
+
+// hashStream hashes r to its end, copying what it reads to copyTo if not
+// nil; the next block is read while the last one is hashed.
+func hashStream(r io.Reader, copyTo io.Writer) (digest [32]byte, n int64, err error) {
+	h := blake3.New(32, nil)
+	type block struct {
+		b   []byte
+		err error
+	}
+	full := make(chan block, 1)
+	free := make(chan []byte, 2)
+	free <- make([]byte, hashBlock)
+	free <- make([]byte, hashBlock)
+	go func() {
+		defer close(full)
+		for buf := range free {
+			k, err := io.ReadFull(r, buf)
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				err = io.EOF
+			}
+			full <- block{buf[:k], err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(free)
+		for range full { // let the reader finish
+		}
+	}()
+	for blk := range full {
+		if copyTo != nil && len(blk.b) > 0 {
+			if _, err := copyTo.Write(blk.b); err != nil {
+				return digest, n, err
+			}
+		}
+		h.Write(blk.b)
+		n += int64(len(blk.b))
+		if blk.err == io.EOF {
+			break
+		}
+		if blk.err != nil {
+			return digest, n, blk.err
+		}
+		free <- blk.b[:cap(blk.b)]
+	}
+	h.Sum(digest[:0])
+	return digest, n, nil
 }
 
 // DataReader returns a dataset read from r to its end. Its bytes are copied to
@@ -127,8 +176,7 @@ func DataReader(name string, r io.Reader) *Dataset {
 		d.err = fmt.Errorf("dataset %s: %w", name, err)
 		return d
 	}
-	h := blake3.New(32, nil)
-	n, err := io.Copy(io.MultiWriter(f, h), r)
+	digest, n, err := hashStream(r, f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -137,8 +185,7 @@ func DataReader(name string, r io.Reader) *Dataset {
 		d.err = fmt.Errorf("dataset %s: %w", name, err)
 		return d
 	}
-	d.path, d.temp, d.size = f.Name(), true, n
-	h.Sum(d.digest[:0])
+	d.path, d.temp, d.size, d.digest = f.Name(), true, n, digest
 	return d
 }
 

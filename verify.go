@@ -74,12 +74,11 @@ func (d *Dataset) rehash() error {
 		return err
 	}
 	defer r.Close()
-	h := blake3.New(32, nil)
-	n, err := io.Copy(h, r)
+	digest, n, err := hashStream(r, nil)
 	if err != nil {
 		return fmt.Errorf("dataset %s: %w", d.name, err)
 	}
-	if n != d.size || [32]byte(h.Sum(nil)) != d.digest {
+	if n != d.size || digest != d.digest {
 		return errorf(ErrHashMismatch, "dataset %s changed since it was hashed", d.name)
 	}
 	return nil

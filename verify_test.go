@@ -124,6 +124,16 @@ func BenchmarkDatasetHash(b *testing.B) {
 			blake3.Sum256(data)
 		}
 	})
+	b.Run("os.ReadFile+blake3.Sum256", func(b *testing.B) {
+		b.SetBytes(benchDatasetSize)
+		for b.Loop() {
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			blake3.Sum256(raw)
+		}
+	})
 }
 
 func BenchmarkDatasetVerify(b *testing.B) {
