@@ -68,8 +68,13 @@ type Limits struct {
 	// has begun, against peers that trickle bytes. Default 30 s.
 	MessageTimeout time.Duration
 	// StreamsPerPeer bounds the streams one remote peer may hold open on each
-	// of papi's protocols (libp2p resource manager). Default 256.
+	// of papi's protocols (libp2p resource manager); all peers together may
+	// hold 16 times as many. Default 256.
 	StreamsPerPeer int
+	// MemoryPerPeer bounds the stream buffers the resource manager grants
+	// one peer on each of papi's protocols; all peers together get 8 times
+	// as much. Default 128 MiB.
+	MemoryPerPeer int64
 }
 
 // messageOverhead is what an RPC message adds to its payload, generously.
@@ -93,6 +98,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.StreamsPerPeer <= 0 {
 		l.StreamsPerPeer = 256
+	}
+	if l.MemoryPerPeer <= 0 {
+		l.MemoryPerPeer = 128 << 20
 	}
 	return l
 }
@@ -183,13 +191,16 @@ func resourceManager(l Limits) (network.ResourceManager, error) {
 	perPeer := rcmgr.ResourceLimits{
 		Streams:        rcmgr.LimitVal(l.StreamsPerPeer),
 		StreamsInbound: rcmgr.LimitVal(l.StreamsPerPeer),
+		Memory:         rcmgr.LimitVal64(l.MemoryPerPeer),
+	}
+	all := rcmgr.ResourceLimits{
+		Streams:        rcmgr.LimitVal(16 * l.StreamsPerPeer),
+		StreamsInbound: rcmgr.LimitVal(16 * l.StreamsPerPeer),
+		Memory:         rcmgr.LimitVal64(8 * l.MemoryPerPeer),
 	}
 	cfg := rcmgr.PartialLimitConfig{
-		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{
-			ProtocolRPC:  perPeer,
-			ProtocolBody: perPeer,
-			ProtocolData: perPeer,
-		},
+		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: perPeer, ProtocolBody: perPeer, ProtocolData: perPeer},
+		Protocol:     map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: all, ProtocolBody: all, ProtocolData: all},
 	}
 	limits := cfg.Build(rcmgr.DefaultLimits.AutoScale())
 	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
