@@ -134,57 +134,98 @@ func (p *Peer) Dial(ctx context.Context, h Hash, opts ...DialOption) (*Client, e
 // a peer that never answers does not hold up a clone that asks everyone.
 const describeTimeout = 10 * time.Second
 
-// providers asks every candidate peer at once for h and returns the ones
-// whose answer verifies: the first to answer, or, with all, every one.
+// collectWindow is how long a clone, once one provider has answered, waits
+// for others to answer too, so that it can fetch from all of them.
+const collectWindow = time.Second
+
+// providers asks every candidate peer for h as candidates come in: the peers
+// named with Provider, the peers already connected, and what every
+// discovery source finds. It returns the first whose answer verifies or,
+// with all, every one that answers within collectWindow of the first.
 func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) ([]*Client, error) {
 	if h.IsZero() {
 		return nil, fmt.Errorf("papi: %w: zero hash", ErrInvalidHash)
 	}
-	candidates := map[peer.ID][]peer.AddrInfo{}
-	for _, ai := range c.providers {
-		candidates[ai.ID] = append(candidates[ai.ID], ai)
-	}
-	for _, id := range p.host.Libp2p().Network().Peers() {
-		if _, ok := candidates[id]; !ok {
-			candidates[id] = nil
-		}
-	}
-	delete(candidates, p.host.ID())
-	if len(candidates) == 0 {
-		return nil, errorf(ErrNoProvider, "%s: no peer to ask (give one with papi.Provider)", h)
-	}
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+
+	candidates := make(chan peer.AddrInfo, 64)
+	var feeders sync.WaitGroup
+	feeders.Go(func() {
+		for _, ai := range c.providers {
+			candidates <- ai
+		}
+		for _, id := range p.host.Libp2p().Network().Peers() {
+			candidates <- peer.AddrInfo{ID: id}
+		}
+	})
+	for _, d := range p.discovery {
+		feeders.Go(func() {
+			for ai := range d.FindProviders(ctx, h.Multihash()) {
+				select {
+				case candidates <- ai:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() { feeders.Wait(); close(candidates) }()
+
 	type result struct {
 		id  peer.ID
 		cl  *Client
 		err error
 	}
-	results := make(chan result, len(candidates))
-	for id, infos := range candidates {
-		go func() {
-			ctx, cancel := context.WithTimeout(ctx, describeTimeout)
-			defer cancel()
-			cl, err := p.tryProvider(ctx, h, id, infos)
-			results <- result{id, cl, err}
-		}()
-	}
+	results := make(chan result)
+	tried := map[peer.ID]bool{p.host.ID(): true}
 	var (
-		found []*Client
-		errs  []error
+		found   []*Client
+		errs    []error
+		pending int
+		window  <-chan time.Time
 	)
-	for range candidates {
-		r := <-results
-		if r.err == nil {
+	in := (<-chan peer.AddrInfo)(candidates)
+	for in != nil || pending > 0 {
+		select {
+		case ai, ok := <-in:
+			if !ok {
+				in = nil
+				continue
+			}
+			if tried[ai.ID] {
+				continue
+			}
+			tried[ai.ID] = true
+			pending++
+			go func() {
+				ctx, cancel := context.WithTimeout(ctx, describeTimeout)
+				defer cancel()
+				cl, err := p.tryProvider(ctx, h, ai)
+				select {
+				case results <- result{ai.ID, cl, err}:
+				case <-ctx.Done():
+				}
+			}()
+		case r := <-results:
+			pending--
+			if r.err != nil {
+				p.log.DebugContext(ctx, "papi: provider dropped", "hash", h.String(), "peer", r.id.String(), "err", r.err)
+				errs = append(errs, fmt.Errorf("peer %s: %w", r.id, r.err))
+				continue
+			}
 			found = append(found, r.cl)
 			if !all {
-				break // the others are cancelled on return
+				return found, nil // the others are cancelled on return
 			}
-			continue
+			if window == nil {
+				window = time.After(collectWindow)
+			}
+		case <-window:
+			return found, nil
+		case <-ctx.Done():
+			in, pending = nil, 0
 		}
-		p.log.DebugContext(ctx, "papi: provider dropped", "hash", h.String(), "peer", r.id.String(), "err", r.err)
-		errs = append(errs, fmt.Errorf("peer %s: %w", r.id, r.err))
 	}
 	if len(found) > 0 {
 		return found, nil
@@ -192,11 +233,15 @@ func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) (
 	if err := ctx.Err(); err != nil {
 		return nil, NewError(CodeOf(err), fmt.Errorf("papi: find %s: %w", h, err))
 	}
+	if len(errs) == 0 {
+		return nil, errorf(ErrNoProvider, "%s: no peer to ask (give one with papi.Provider, or join a DHT)", h)
+	}
 	return nil, errorf(ErrNoProvider, "%s: %w", h, errors.Join(errs...))
 }
 
-func (p *Peer) tryProvider(ctx context.Context, h Hash, id peer.ID, infos []peer.AddrInfo) (*Client, error) {
-	for _, ai := range infos {
+func (p *Peer) tryProvider(ctx context.Context, h Hash, ai peer.AddrInfo) (*Client, error) {
+	id := ai.ID
+	if len(ai.Addrs) > 0 {
 		if err := p.host.Connect(ctx, ai); err != nil {
 			return nil, Errorf(CodeUnavailable, "connect: %w", err)
 		}

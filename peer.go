@@ -28,8 +28,10 @@ import (
 // Serve, Dial and Clone use a default Peer made on first use, as
 // http.DefaultClient is.
 type Peer struct {
-	host *transport.Host
-	log  *slog.Logger
+	host            *transport.Host
+	log             *slog.Logger
+	discovery       []transport.Discovery
+	provideInterval time.Duration
 
 	mu     sync.RWMutex
 	bundle map[Hash]*Server   // by bundle hash
@@ -42,6 +44,65 @@ type PeerOption func(*peerConfig) error
 
 type peerConfig struct {
 	transport transport.Options
+	// discovery makes each source of providers once the host exists.
+	discovery       []func(ctx context.Context, h *transport.Host) (transport.Discovery, error)
+	provideInterval time.Duration
+}
+
+// PrivateDHT makes the peer join a Kademlia DHT private to papi peers (its
+// own protocol prefix), through bootstrap peers given as multiaddrs ending
+// in /p2p/<id>. With none, the peer starts a DHT others may bootstrap from.
+// Serving announces bundle and API hashes there; dialing and cloning look
+// them up there.
+func PrivateDHT(bootstrap ...string) PeerOption {
+	return dhtOption(false, bootstrap)
+}
+
+// PublicDHT makes the peer join the public IPFS Amino DHT through its
+// bootstrap peers (or those given), so that any peer on the internet can
+// find what it serves. It needs an internet connection.
+func PublicDHT(bootstrap ...string) PeerOption {
+	return dhtOption(true, bootstrap)
+}
+
+func dhtOption(public bool, bootstrap []string) PeerOption {
+	return func(c *peerConfig) error {
+		infos, err := addrInfos(bootstrap)
+		if err != nil {
+			return err
+		}
+		c.discovery = append(c.discovery, func(ctx context.Context, h *transport.Host) (transport.Discovery, error) {
+			return transport.NewDHT(ctx, h, transport.DHTOptions{Public: public, Bootstrap: infos})
+		})
+		return nil
+	}
+}
+
+// MDNS makes the peer find other papi peers on the local network by
+// multicast DNS, with no internet and no address given.
+func MDNS() PeerOption {
+	return func(c *peerConfig) error {
+		c.discovery = append(c.discovery, func(_ context.Context, h *transport.Host) (transport.Discovery, error) {
+			return transport.NewMDNS(h)
+		})
+		return nil
+	}
+}
+
+// Discover adds a source of providers of the application's own, such as a
+// fixed list or a rendezvous point.
+func Discover(d transport.Discovery) PeerOption {
+	return func(c *peerConfig) error {
+		c.discovery = append(c.discovery, func(context.Context, *transport.Host) (transport.Discovery, error) { return d, nil })
+		return nil
+	}
+}
+
+// ProvideInterval sets how often a served hash is announced again to the
+// discovery sources; the default, 12 hours, renews DHT provider records
+// well before they expire (48 hours).
+func ProvideInterval(d time.Duration) PeerOption {
+	return func(c *peerConfig) error { c.provideInterval = d; return nil }
 }
 
 // ListenAddrs sets the multiaddrs the peer listens on. The default is TCP
@@ -126,7 +187,18 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("papi: start peer: %w", err)
 	}
-	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}}
+	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}, provideInterval: c.provideInterval}
+	if p.provideInterval <= 0 {
+		p.provideInterval = 12 * time.Hour
+	}
+	for _, start := range c.discovery {
+		d, err := start(ctx, h)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("papi: start peer: %w", err)
+		}
+		p.discovery = append(p.discovery, d)
+	}
 	h.SetHandler(p.handle)
 	transport.ServeData(h.Libp2p(), p.lookupData, p.log)
 	return p, nil
@@ -174,6 +246,11 @@ func (p *Peer) Close() error {
 	p.mu.Unlock()
 	for _, s := range servers {
 		s.Close()
+	}
+	for _, d := range p.discovery {
+		if c, ok := d.(io.Closer); ok {
+			c.Close()
+		}
 	}
 	return p.host.Close()
 }
@@ -253,7 +330,36 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 	}
 	p.bundle[b.hash] = s
 	p.api[b.apiHash] = append(p.api[b.apiHash], s)
+	if len(p.discovery) > 0 {
+		go p.announce(s)
+	}
 	return s, nil
+}
+
+// announce tells every discovery source that this peer provides s's bundle
+// and API hashes, and again every provideInterval, until s is closed.
+func (p *Peer) announce(s *Server) {
+	t := time.NewTicker(p.provideInterval)
+	defer t.Stop()
+	for {
+		for _, d := range p.discovery {
+			for _, h := range []Hash{s.b.hash, s.b.apiHash} {
+				if s.ctx.Err() != nil {
+					return
+				}
+				ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
+				if err := d.Provide(ctx, h.Multihash()); err != nil && s.ctx.Err() == nil {
+					p.log.Warn("papi: announce failed", "hash", h.String(), "err", err)
+				}
+				cancel()
+			}
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // checkImplements reports the first place where api's declarations differ
