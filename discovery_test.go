@@ -50,6 +50,19 @@ func dhtNetwork(t testing.TB, n int) []*Peer {
 	for _, p := range peers[1:] {
 		t.Cleanup(func() { p.Close() })
 	}
+	// Refresh every routing table once, as a DHT does on its own every few
+	// minutes, so that the network is in its steady state rather than
+	// seconds old.
+	for _, p := range peers {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			dhtOf(p).RefreshRoutingTable(ctx)
+		})
+	}
+	wg.Wait()
 	return peers
 }
 
