@@ -169,9 +169,11 @@ func TestACustomDiscoverySource(t *testing.T) {
 
 // BenchmarkFirstProvider measures the time from Dial to the first verified
 // provider, found through the DHT with no address given, against the size
-// of the network. Lookups per second are the inverse of ns/op.
+// of the network. Lookups per second are the inverse of ns/op. (A network
+// of 200 in-process peers on two cores does not converge reliably: some
+// lookups find no provider.)
 func BenchmarkFirstProvider(b *testing.B) {
-	for _, n := range []int{10, 50, 200} {
+	for _, n := range []int{10, 50, 100} {
 		b.Run(strconv.Itoa(n)+"-peers", func(b *testing.B) {
 			peers := dhtNetwork(b, n)
 			server := peers[n/3]

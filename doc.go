@@ -73,6 +73,26 @@
 // checked against the remote spec first. [Client.CallJSON] is the untyped
 // form for tools. Handlers learn who calls with [CallerFromContext].
 //
+// # Cloning
+//
+// [Clone] fetches a bundle's manifest, spec and datasets from every peer
+// that serves it, verifies every 256 KiB piece against the hash as it
+// arrives, and keeps the bundle in a content-addressed store on disk
+// ([StoreDir]). A provider that sends a bad piece is dropped and the piece
+// fetched from another; an interrupted clone resumes from what it verified;
+// [OnProgress] reports bytes verified for a progress bar. What a peer
+// serves, it also seeds: a clone can be cloned again.
+//
+// # Finding providers
+//
+// A dial or clone asks, all at once, the peers given with [Provider], the
+// peers already connected, and every discovery source of the peer:
+// [PrivateDHT] (a Kademlia DHT among the application's peers), [PublicDHT]
+// (the IPFS Amino DHT), [MDNS] (the local network, no internet needed), or a
+// source of the application's own ([Discover]). Serving announces the bundle
+// and API hashes through every source and renews them until the server is
+// closed.
+//
 // # Errors
 //
 // Every failed call returns an [*Error] with a [Code]; the code and the
