@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	mh "github.com/multiformats/go-multihash"
 
@@ -203,4 +204,26 @@ func (d *countingDiscovery) FindProviders(context.Context, mh.Multihash) <-chan 
 	ch := make(chan peer.AddrInfo)
 	close(ch)
 	return ch
+}
+
+func TestNATOptionsStillServeOnLoopback(t *testing.T) {
+	relay, err := NewPeer(context.Background(), ListenAddrs("/ip4/127.0.0.1/tcp/0"), RelayService())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { relay.Close() })
+	server, err := NewPeer(context.Background(), ListenAddrs("/ip4/127.0.0.1/tcp/0"), NATTraversal(), Relays(relay.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	if r := server.Reachability(); r != network.ReachabilityUnknown {
+		t.Errorf("reachability before AutoNAT has spoken: %s", r)
+	}
+	b := boothsBundle(t)
+	serveTest(t, server, b)
+	c := dialTest(t, newTestPeer(t), b.Hash(), server)
+	if _, err := Call[CountReq, CountResp](t.Context(), c, "Count", CountReq{}); err != nil {
+		t.Fatal(err)
+	}
 }

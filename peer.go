@@ -32,6 +32,8 @@ type Peer struct {
 	log             *slog.Logger
 	discovery       []transport.Discovery
 	provideInterval time.Duration
+	reachability    reachabilityState
+	stop            context.CancelFunc // ends the peer's own goroutines
 
 	mu     sync.RWMutex
 	bundle map[Hash]*Server   // by bundle hash
@@ -199,6 +201,12 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 		}
 		p.discovery = append(p.discovery, d)
 	}
+	var watchCtx context.Context
+	watchCtx, p.stop = context.WithCancel(context.Background())
+	if err := p.watchReachability(watchCtx); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("papi: start peer: %w", err)
+	}
 	h.SetHandler(p.handle)
 	transport.ServeData(h.Libp2p(), p.lookupData, p.log)
 	return p, nil
@@ -211,10 +219,10 @@ var (
 )
 
 // DefaultPeer returns the Peer that the package-level Serve, Dial and Clone
-// use, starting it on first use with default options.
+// use, starting it on first use with default options and NATTraversal.
 func DefaultPeer() (*Peer, error) {
 	defaultPeerOnce.Do(func() {
-		defaultPeer, defaultPeerErr = NewPeer(context.Background())
+		defaultPeer, defaultPeerErr = NewPeer(context.Background(), NATTraversal())
 	})
 	return defaultPeer, defaultPeerErr
 }
@@ -251,6 +259,9 @@ func (p *Peer) Close() error {
 		if c, ok := d.(io.Closer); ok {
 			c.Close()
 		}
+	}
+	if p.stop != nil {
+		p.stop()
 	}
 	return p.host.Close()
 }
