@@ -103,6 +103,11 @@
 //
 // # Security
 //
+// A bundle is served to every peer unless [Access] gives it a [Policy]:
+// [AllowPeers], [PerMethod], or a function of the caller's peer ID, the
+// method and the request. A denied call never reaches its handler; the
+// caller gets [ErrPermissionDenied].
+//
 // Everything fetched is verified against the hash it was asked for before it
 // is used; a peer whose answer does not verify is dropped. Every decoder of
 // bytes from the network has limits on size, depth and element counts and

@@ -273,6 +273,7 @@ type Server struct {
 	api  *API
 
 	drainTimeout time.Duration
+	policy       Policy
 	ctx          context.Context // cancelled when draining gives up
 	cancel       context.CancelFunc
 
@@ -287,6 +288,7 @@ type ServeOption func(*serveConfig) error
 type serveConfig struct {
 	api          *API
 	drainTimeout time.Duration
+	policy       Policy
 }
 
 // Implement serves a bundle with the handlers of api, for a bundle that has
@@ -329,7 +331,7 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 			return nil, err
 		}
 	}
-	s := &Server{peer: p, b: b, api: c.api, drainTimeout: c.drainTimeout}
+	s := &Server{peer: p, b: b, api: c.api, drainTimeout: c.drainTimeout, policy: c.policy}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -538,6 +540,11 @@ func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Re
 	defer s.inflight.Done()
 	ctx, cancel := context.WithCancel(context.WithValue(ctx, callerKey{}, req.Peer))
 	defer cancel()
+	if s.policy != nil {
+		if err := s.policy(ctx, CallInfo{Caller: req.Peer, Method: req.Method, Request: req.Payload}); err != nil {
+			return errorResponse(errorf(ErrPermissionDenied, "%s: %w", req.Method, err))
+		}
+	}
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
 	out, err := s.api.invoke(ctx, s.b, req.Method, req.Payload, p.log)

@@ -408,3 +408,66 @@ func TestChildServer(t *testing.T) {
 	fmt.Printf("SERVING %s %s\n", srv.Hash(), srv.Addrs()[0])
 	time.Sleep(time.Minute) // until the parent kills this process
 }
+
+func TestAccessPolicies(t *testing.T) {
+	server, friend, stranger := newTestPeer(t), newTestPeer(t), newTestPeer(t)
+	var reached sync.Map
+	api := New("guarded", "1")
+	Handle(api, "Open", func(ctx context.Context, r CountReq) (CountResp, error) {
+		reached.Store("Open", true)
+		return CountResp{N: 1}, nil
+	})
+	Handle(api, "Secret", func(ctx context.Context, r CountResp) (CountResp, error) {
+		reached.Store("Secret", true)
+		return CountResp{N: 2}, nil
+	})
+	b, _ := api.Bundle()
+	serveTest(t, server, b, Access(PerMethod(map[string]Policy{
+		"Secret": func(ctx context.Context, c CallInfo) error {
+			var req CountResp
+			if err := c.Decode(&req); err != nil || req.N > 10 {
+				return fmt.Errorf("n over 10")
+			}
+			return AllowPeers(friend.ID())(ctx, c)
+		},
+	}, nil)))
+	tests := []struct {
+		name string
+		from *Peer
+		call func(*Client) error
+		deny bool
+	}{
+		{"open method, stranger", stranger, func(c *Client) error {
+			_, err := Call[CountReq, CountResp](t.Context(), c, "Open", CountReq{})
+			return err
+		}, false},
+		{"guarded method, stranger", stranger, func(c *Client) error {
+			_, err := Call[CountResp, CountResp](t.Context(), c, "Secret", CountResp{N: 1})
+			return err
+		}, true},
+		{"guarded method, friend", friend, func(c *Client) error {
+			_, err := Call[CountResp, CountResp](t.Context(), c, "Secret", CountResp{N: 1})
+			return err
+		}, false},
+		{"guarded method, friend, request the policy refuses", friend, func(c *Client) error {
+			_, err := Call[CountResp, CountResp](t.Context(), c, "Secret", CountResp{N: 11})
+			return err
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reached.Clear()
+			err := tt.call(dialTest(t, tt.from, b.Hash(), server))
+			if tt.deny {
+				if !errors.Is(err, ErrPermissionDenied) || CodeOf(err) != CodePermissionDenied {
+					t.Fatalf("err = %v, want permission denied", err)
+				}
+				if _, ok := reached.Load("Secret"); ok {
+					t.Fatal("a denied call reached its handler")
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
