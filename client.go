@@ -315,6 +315,30 @@ func (c *Client) Hash() Hash { return c.bundle }
 // APIHash returns the hash of the remote bundle's API.
 func (c *Client) APIHash() Hash { return c.apiHash }
 
+// DatasetInfo describes a dataset of a remote bundle, as its manifest names it.
+type DatasetInfo struct {
+	Name string
+	Size int64
+	Hash Hash
+}
+
+// Datasets lists the remote bundle's datasets, from its verified manifest.
+func (c *Client) Datasets() []DatasetInfo {
+	var out []DatasetInfo
+	for _, e := range c.manifest.Datasets {
+		out = append(out, DatasetInfo{Name: e.Name, Size: int64(e.Size), Hash: newHash(codecRaw, [32]byte(e.Hash))})
+	}
+	return out
+}
+
+// Parent returns the hash of the bundle the remote one derives from, if any.
+func (c *Client) Parent() (Hash, bool) {
+	if c.manifest.Parent == nil {
+		return Hash{}, false
+	}
+	return newHash(codecCBOR, [32]byte(c.manifest.Parent)), true
+}
+
 // RemotePeer returns the peer the client calls.
 func (c *Client) RemotePeer() peer.ID { return c.remote }
 

@@ -7,5 +7,10 @@ import "github.com/papi-dev/papi/internal/openapi"
 // schemas in JSON Schema 2020-12 with their conditions as keywords, the
 // descriptions carried over, and the API hash as x-papi-api-hash.
 func OpenAPI(b *Bundle) ([]byte, error) {
-	return openapi.Document(b.spec, b.apiHash.String())
+	return OpenAPIOf(b.spec, b.apiHash)
+}
+
+// OpenAPIOf is OpenAPI for a spec on its own, such as a Client's.
+func OpenAPIOf(s *Spec, apiHash Hash) ([]byte, error) {
+	return openapi.Document(s, apiHash.String())
 }

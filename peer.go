@@ -289,6 +289,14 @@ type serveConfig struct {
 	api          *API
 	drainTimeout time.Duration
 	policy       Policy
+	seedOnly     bool
+}
+
+// SeedOnly serves a bundle without handlers: other peers can dial it to read
+// its spec, and clone it, but its methods answer ErrUnknownMethod. It is how
+// a peer shares an API it does not implement, such as the papi command.
+func SeedOnly() ServeOption {
+	return func(c *serveConfig) error { c.seedOnly = true; return nil }
 }
 
 // Implement serves a bundle with the handlers of api, for a bundle that has
@@ -323,10 +331,12 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 			return nil, err
 		}
 	}
-	if c.api == nil {
-		return nil, errorf(ErrSpecMismatch, "bundle %s has no handlers: serve it with papi.Implement(api)", b.Hash())
-	}
-	if c.api != b.api {
+	switch {
+	case c.seedOnly:
+		c.api = nil
+	case c.api == nil:
+		return nil, errorf(ErrSpecMismatch, "bundle %s has no handlers: serve it with papi.Implement(api), or papi.SeedOnly()", b.Hash())
+	case c.api != b.api:
 		if err := checkImplements(c.api, b.spec); err != nil {
 			return nil, err
 		}
@@ -547,6 +557,9 @@ func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Re
 	}
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
+	if s.api == nil {
+		return errorResponse(errorf(ErrUnknownMethod, "%s is seeded here without handlers", s.b.hash))
+	}
 	out, err := s.api.invoke(ctx, s.b, req.Method, req.Payload, p.log)
 	if err != nil {
 		return errorResponse(err)

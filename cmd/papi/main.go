@@ -1,0 +1,333 @@
+// Command papi hashes, inspects, serves, calls and clones papi bundles.
+//
+// Usage:
+//
+//	papi hash DIR                       the bundle and API hashes of a bundle directory
+//	papi inspect HASH|DIR               methods, schemas with conditions, datasets, lineage
+//	papi serve DIR                      seed a bundle directory: others can dial and clone it
+//	papi call HASH METHOD JSON          call a method with a JSON request, print the JSON response
+//	papi clone HASH                     clone a bundle into the store, with a progress bar
+//	papi openapi HASH|DIR               print the OpenAPI 3.1 document of a bundle
+//
+// Commands that reach the network take -provider ADDR (repeatable), -dht ADDR
+// (join a private DHT through a peer; repeatable), -mdns, and -listen ADDR.
+// Install with: go install github.com/papi-dev/papi/cmd/papi@latest
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/papi-dev/papi"
+)
+
+// Exit codes, in the convention of Go tools: 2 for a usage error.
+const (
+	exitError = 1
+	exitUsage = 2
+)
+
+type command struct {
+	name, args, summary string
+	run                 func(ctx context.Context, e *env, args []string) error
+	network             bool
+}
+
+var commands = []command{
+	{"hash", "DIR", "print the bundle and API hashes of a bundle directory", runHash, false},
+	{"inspect", "HASH|DIR", "describe a bundle: methods, schemas, datasets, lineage", runInspect, true},
+	{"serve", "DIR", "seed a bundle directory until interrupted", runServe, true},
+	{"call", "HASH METHOD JSON", "call a method with a JSON request", runCall, true},
+	{"clone", "HASH", "clone a bundle into the local store", runClone, true},
+	{"openapi", "HASH|DIR", "print the bundle's OpenAPI 3.1 document", runOpenAPI, true},
+}
+
+// env is what every command gets: its output streams and, for commands
+// that reach the network, its flags.
+type env struct {
+	stdout, stderr io.Writer
+	providers      multiFlag
+	dht            multiFlag
+	mdns           bool
+	listen         multiFlag
+	store          string
+	timeout        time.Duration
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: papi COMMAND [flags] ARGS\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %-18s %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintln(w, "\nrun 'papi COMMAND -h' for a command's flags")
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "help" || args[0] == "--help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		e := &env{stdout: stdout, stderr: stderr}
+		fs := flag.NewFlagSet("papi "+c.name, flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		fs.Usage = func() {
+			fmt.Fprintf(stderr, "usage: papi %s [flags] %s\n\n%s\n", c.name, c.args, c.summary)
+			fs.PrintDefaults()
+		}
+		if c.network {
+			fs.Var(&e.providers, "provider", "multiaddr of a peer serving the hash, ending in /p2p/ID (repeatable)")
+			fs.Var(&e.dht, "dht", "join a private papi DHT through this peer (repeatable)")
+			fs.BoolVar(&e.mdns, "mdns", false, "find peers on the local network by mDNS")
+			fs.Var(&e.listen, "listen", "multiaddr to listen on (repeatable; default: all interfaces, TCP and QUIC)")
+			fs.DurationVar(&e.timeout, "timeout", time.Minute, "give up finding a provider after this long")
+			fs.StringVar(&e.store, "store", "", "store directory (default: papi under the user cache directory)")
+		}
+		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return exitUsage
+		}
+		if want := len(strings.Fields(c.args)); fs.NArg() != want {
+			fs.Usage()
+			return exitUsage
+		}
+		if err := c.run(ctx, e, fs.Args()); err != nil {
+			fmt.Fprintf(stderr, "papi %s: %v\n", c.name, err)
+			return exitError
+		}
+		return 0
+	}
+	fmt.Fprintf(stderr, "papi: unknown command %q\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func (e *env) peer(ctx context.Context) (*papi.Peer, error) {
+	var opts []papi.PeerOption
+	if len(e.listen) > 0 {
+		opts = append(opts, papi.ListenAddrs(e.listen...))
+	}
+	if len(e.dht) > 0 {
+		opts = append(opts, papi.PrivateDHT(e.dht...))
+	}
+	if e.mdns {
+		opts = append(opts, papi.MDNS())
+	}
+	return papi.NewPeer(ctx, opts...)
+}
+
+func (e *env) dialOptions() []papi.DialOption {
+	var opts []papi.DialOption
+	if len(e.providers) > 0 {
+		opts = append(opts, papi.Provider(e.providers...))
+	}
+	if e.store != "" {
+		opts = append(opts, papi.StoreDir(e.store))
+	}
+	return opts
+}
+
+// isDir tells a directory argument from a hash.
+func isDir(arg string) bool {
+	fi, err := os.Stat(arg)
+	return err == nil && fi.IsDir()
+}
+
+func runHash(_ context.Context, e *env, args []string) error {
+	b, err := papi.OpenBundle(args[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "bundle %s\napi    %s\n", b.Hash(), b.APIHash())
+	return nil
+}
+
+// inspection is what inspect prints, as JSON.
+type inspection struct {
+	Bundle   string             `json:"bundle"`
+	API      string             `json:"api"`
+	Parent   string             `json:"parent,omitempty"`
+	Spec     *papi.Spec         `json:"spec"`
+	Datasets []inspectedDataset `json:"datasets"`
+}
+
+type inspectedDataset struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+	Hash string `json:"hash"`
+}
+
+func runInspect(ctx context.Context, e *env, args []string) error {
+	var out inspection
+	if isDir(args[0]) {
+		b, err := papi.OpenBundle(args[0])
+		if err != nil {
+			return err
+		}
+		out = inspection{Bundle: b.Hash().String(), API: b.APIHash().String(), Spec: b.Spec()}
+		if p, ok := b.Parent(); ok {
+			out.Parent = p.String()
+		}
+		for _, d := range b.Datasets() {
+			out.Datasets = append(out.Datasets, inspectedDataset{d.Name(), d.Size(), d.Hash().String()})
+		}
+	} else {
+		c, closePeer, err := e.dial(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		defer closePeer()
+		out = inspection{Bundle: c.Hash().String(), API: c.APIHash().String(), Spec: c.Spec()}
+		if p, ok := c.Parent(); ok {
+			out.Parent = p.String()
+		}
+		for _, d := range c.Datasets() {
+			out.Datasets = append(out.Datasets, inspectedDataset{d.Name, d.Size, d.Hash.String()})
+		}
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func (e *env) dial(ctx context.Context, hashText string) (*papi.Client, func(), error) {
+	h, err := papi.ParseHash(hashText)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := e.peer(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	c, err := p.Dial(ctx, h, e.dialOptions()...)
+	if err != nil {
+		p.Close()
+		return nil, nil, err
+	}
+	return c, func() { p.Close() }, nil
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	b, err := papi.OpenBundle(args[0])
+	if err != nil {
+		return err
+	}
+	p, err := e.peer(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	srv, err := p.Serve(ctx, b, papi.SeedOnly())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "serving %s (API %s)\n", srv.Hash(), b.APIHash())
+	for _, a := range srv.Addrs() {
+		fmt.Fprintf(e.stdout, "  %s\n", a)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func runCall(ctx context.Context, e *env, args []string) error {
+	c, closePeer, err := e.dial(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	defer closePeer()
+	out, err := c.CallJSON(ctx, args[1], []byte(args[2]))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s\n", out)
+	return nil
+}
+
+func runClone(ctx context.Context, e *env, args []string) error {
+	h, err := papi.ParseHash(args[0])
+	if err != nil {
+		return err
+	}
+	p, err := e.peer(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	var bar *progressbar.ProgressBar
+	opts := append(e.dialOptions(), papi.OnProgress(func(pr papi.Progress) {
+		if bar == nil {
+			bar = progressbar.NewOptions64(pr.Total, progressbar.OptionSetWriter(e.stderr),
+				progressbar.OptionShowBytes(true), progressbar.OptionSetDescription("cloning"),
+				progressbar.OptionThrottle(100*time.Millisecond))
+		}
+		bar.Describe(fmt.Sprintf("cloning from %d provider(s)", pr.Providers))
+		bar.Set64(pr.Verified)
+	}))
+	b, err := p.Clone(ctx, h, opts...)
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(e.stderr)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "cloned %s (API %s)\n", b.Hash(), b.APIHash())
+	return nil
+}
+
+func runOpenAPI(ctx context.Context, e *env, args []string) error {
+	var doc []byte
+	if isDir(args[0]) {
+		b, err := papi.OpenBundle(args[0])
+		if err != nil {
+			return err
+		}
+		if doc, err = papi.OpenAPI(b); err != nil {
+			return err
+		}
+	} else {
+		// The spec is all the document needs: dial, do not clone the data.
+		c, closePeer, err := e.dial(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		defer closePeer()
+		if doc, err = papi.OpenAPIOf(c.Spec(), c.APIHash()); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(e.stdout, "%s\n", doc)
+	return err
+}
