@@ -412,6 +412,7 @@ func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f *os.File,
 					}
 					asked = asked[1:]
 					prog.add(b.length, b.length)
+					p.metrics.cloned(b.length)
 					if remaining.Add(-1) == 0 {
 						close(todo)
 					}

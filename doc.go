@@ -101,6 +101,12 @@
 // same answer on both sides. A handler chooses its caller's code by
 // returning an error made with [Errorf] or [NewError].
 //
+// # Observability
+//
+// A peer logs through log/slog ([Logger]) and is quiet by default. With
+// [Metrics] it keeps Prometheus metrics, on the client libp2p already uses:
+// calls served by method and code, their latency, and bytes cloned.
+//
 // # Security
 //
 // A bundle is served to every peer unless [Access] gives it a [Policy]:

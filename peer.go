@@ -33,6 +33,7 @@ type Peer struct {
 	discovery       []transport.Discovery
 	provideInterval time.Duration
 	reachability    reachabilityState
+	metrics         *metrics
 	stop            context.CancelFunc // ends the peer's own goroutines
 
 	mu     sync.RWMutex
@@ -49,6 +50,7 @@ type peerConfig struct {
 	// discovery makes each source of providers once the host exists.
 	discovery       []func(ctx context.Context, h *transport.Host) (transport.Discovery, error)
 	provideInterval time.Duration
+	metrics         *metrics
 }
 
 // PrivateDHT makes the peer join a Kademlia DHT private to papi peers (its
@@ -189,7 +191,7 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("papi: start peer: %w", err)
 	}
-	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}, provideInterval: c.provideInterval}
+	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}, provideInterval: c.provideInterval, metrics: c.metrics}
 	if p.provideInterval <= 0 {
 		p.provideInterval = 12 * time.Hour
 	}
@@ -560,7 +562,9 @@ func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Re
 	if s.api == nil {
 		return errorResponse(errorf(ErrUnknownMethod, "%s is seeded here without handlers", s.b.hash))
 	}
+	start := time.Now()
 	out, err := s.api.invoke(ctx, s.b, req.Method, req.Payload, p.log)
+	p.metrics.call(req.Method, start, err)
 	if err != nil {
 		return errorResponse(err)
 	}
