@@ -104,6 +104,10 @@ func DataFile(name, path string) *Dataset {
 		return d
 	}
 	defer f.Close()
+	var mapped bool
+	if d.digest, d.size, mapped = hashFile(f); mapped {
+		return d
+	}
 	if d.digest, d.size, err = hashStream(f, nil); err != nil {
 		d.err = fmt.Errorf("dataset %s: %w", name, err)
 	}
