@@ -1,0 +1,111 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// TestTenThousandStreams: a peer that opens 10,000 streams on papi's
+// protocols is held to the per-peer stream limit; the server stays up and an
+// honest caller is served meanwhile.
+func TestTenThousandStreams(t *testing.T) {
+	server, client := pair(t, Limits{StreamsPerPeer: 64}, echo)
+	attacker := newHost(t, Limits{})
+	connect(t, attacker, server)
+	before := runtime.NumGoroutine()
+
+	var (
+		mu      sync.Mutex
+		opened  []network.Stream
+		refused int
+		wg      sync.WaitGroup
+	)
+	sem := make(chan struct{}, 64)
+	for i := range 10000 {
+		proto := []protocol.ID{ProtocolRPC, ProtocolBody, ProtocolData}[i%3]
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			defer cancel()
+			s, err := attacker.Libp2p().NewStream(ctx, server.ID(), proto)
+			if err == nil {
+				// A stream is only refused once the server has accepted it and
+				// counted it; writing makes that happen.
+				if _, err = s.Write([]byte{0x81}); err == nil {
+					// Still open after a moment: the server took it.
+					s.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+					if _, err = s.Read(make([]byte, 1)); isTimeout(err) {
+						err = nil
+					}
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				refused++
+				return
+			}
+			opened = append(opened, s)
+		})
+		if i == 5000 {
+			if out, err := client.Call(t.Context(), server.ID(), "t", "echo", []byte("honest")); err != nil || string(out) != "honest" {
+				t.Errorf("honest call during the flood: %q, %v", out, err)
+			}
+		}
+	}
+	wg.Wait()
+	t.Logf("streams left open: %d, refused or reset: %d, goroutines %d -> %d", len(opened), refused, before, runtime.NumGoroutine())
+	if refused < 9000 {
+		t.Errorf("only %d of 10,000 streams were refused", refused)
+	}
+	for _, s := range opened {
+		s.Reset()
+	}
+	if out, err := client.Call(t.Context(), server.ID(), "t", "echo", []byte("after")); err != nil || string(out) != "after" {
+		t.Fatalf("honest call after the flood: %q, %v", out, err)
+	}
+}
+
+// TestGarbageOnEveryProtocol sends random bytes on each of papi's protocols;
+// the server answers honest callers throughout.
+func TestGarbageOnEveryProtocol(t *testing.T) {
+	server, client := pair(t, Limits{MessageTimeout: time.Second}, echo)
+	attacker := newHost(t, Limits{})
+	connect(t, attacker, server)
+	ServeData(server.Libp2p(), func([32]byte) (DataSource, error) { return nil, ErrDataNotFound }, server.log)
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := range 60 {
+		proto := []protocol.ID{ProtocolRPC, ProtocolBody, ProtocolData}[i%3]
+		s, err := attacker.Libp2p().NewStream(t.Context(), server.ID(), proto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		junk := make([]byte, 1+r.IntN(64<<10))
+		for j := range junk {
+			junk[j] = byte(r.Uint32())
+		}
+		s.Write(junk)
+		s.SetReadDeadline(time.Now().Add(3 * time.Second))
+		s.Read(make([]byte, 1024)) // an error answer or a reset; never a hang past the deadline
+		s.Reset()
+		if i%10 == 0 {
+			if out, err := client.Call(t.Context(), server.ID(), "t", "echo", []byte("ok")); err != nil || string(out) != "ok" {
+				t.Fatalf("honest call after garbage %d: %q, %v", i, out, err)
+			}
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}
