@@ -35,6 +35,8 @@ type Bundle struct {
 	hash          Hash
 
 	api *API // the handlers, when the bundle was made from an API in this process
+
+	signatures []signature // by publishers, over hash; not part of what is hashed
 }
 
 // manifestFormat is the version of the manifest layout; a change to it

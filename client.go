@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ type Client struct {
 	manifest *manifest
 
 	manifestBytes, specBytes []byte // verified, for Clone to store
+	publishers               []peer.ID
 
 	mu      sync.Mutex
 	checked map[typeCheck]error
@@ -46,6 +48,7 @@ type DialOption func(*dialConfig) error
 
 type dialConfig struct {
 	providers []peer.AddrInfo
+	publisher peer.ID        // if set, only bundles it signed
 	storeDir  string         // Clone
 	progress  func(Progress) // Clone
 }
@@ -201,7 +204,7 @@ func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) (
 			go func() {
 				ctx, cancel := context.WithTimeout(ctx, describeTimeout)
 				defer cancel()
-				cl, err := p.tryProvider(ctx, h, ai)
+				cl, err := p.tryProvider(ctx, c, h, ai)
 				select {
 				case results <- result{ai.ID, cl, err}:
 				case <-ctx.Done():
@@ -239,7 +242,10 @@ func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) (
 	return nil, errorf(ErrNoProvider, "%s: %w", h, errors.Join(errs...))
 }
 
-func (p *Peer) tryProvider(ctx context.Context, h Hash, ai peer.AddrInfo) (*Client, error) {
+// descriptionDecoder reads a provider's answer: manifest, spec and signatures.
+var descriptionDecoder = canon.NewDecoder(canon.Limits{MaxBytes: maxManifestBytes + maxSpecBytes + 64<<10, MaxDepth: 4, MaxElements: maxSignatures})
+
+func (p *Peer) tryProvider(ctx context.Context, c *dialConfig, h Hash, ai peer.AddrInfo) (*Client, error) {
 	id := ai.ID
 	if len(ai.Addrs) > 0 {
 		if err := p.host.Connect(ctx, ai); err != nil {
@@ -251,16 +257,24 @@ func (p *Peer) tryProvider(ctx context.Context, h Hash, ai peer.AddrInfo) (*Clie
 		return nil, wireError(err)
 	}
 	var d description
-	if err := canon.NewDecoder(canon.Limits{MaxBytes: maxManifestBytes + maxSpecBytes + 64, MaxDepth: 4, MaxElements: 4}).UnmarshalExact(out, &d); err != nil {
+	if err := descriptionDecoder.UnmarshalExact(out, &d); err != nil {
 		return nil, errorf(ErrMalformed, "description: %w", err)
 	}
 	m, s, err := verifyDescription(h, d)
 	if err != nil {
 		return nil, err
 	}
+	bundle := hashBytes(codecCBOR, d.Manifest)
+	publishers, err := verifySignatures(bundle, d.Signatures)
+	if err != nil {
+		return nil, err
+	}
+	if c.publisher != "" && !slices.Contains(publishers, c.publisher) {
+		return nil, errorf(ErrPermissionDenied, "bundle %s is not signed by publisher %s", bundle, c.publisher)
+	}
 	return &Client{
-		peer: p, remote: id, dialed: h,
-		bundle: hashBytes(codecCBOR, d.Manifest), apiHash: newHash(codecCBOR, [32]byte(m.Spec)),
+		peer: p, remote: id, dialed: h, publishers: publishers,
+		bundle: bundle, apiHash: newHash(codecCBOR, [32]byte(m.Spec)),
 		spec: s, manifest: m, manifestBytes: d.Manifest, specBytes: d.Spec,
 		checked: map[typeCheck]error{},
 	}, nil
@@ -338,6 +352,10 @@ func (c *Client) Parent() (Hash, bool) {
 	}
 	return newHash(codecCBOR, [32]byte(c.manifest.Parent)), true
 }
+
+// Publishers returns the publishers whose signatures of the bundle the
+// provider sent and that verified.
+func (c *Client) Publishers() []peer.ID { return slices.Clone(c.publishers) }
 
 // RemotePeer returns the peer the client calls.
 func (c *Client) RemotePeer() peer.ID { return c.remote }

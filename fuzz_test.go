@@ -78,3 +78,20 @@ func FuzzParseHash(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDescription(f *testing.F) {
+	b := boothsBundle(f)
+	seed, _ := canon.Marshal(description{Manifest: b.manifestBytes, Spec: b.specBytes, Signatures: []signature{{PublicKey: []byte{1}, Sig: []byte{2}}}})
+	f.Add(seed)
+	h := b.Hash()
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var d description
+		if descriptionDecoder.UnmarshalExact(in, &d) != nil {
+			return
+		}
+		if _, _, err := verifyDescription(h, d); err != nil {
+			return
+		}
+		verifySignatures(hashBytes(codecCBOR, d.Manifest), d.Signatures)
+	})
+}

@@ -521,8 +521,9 @@ const describeMethod = "papi.describe"
 
 // description is the answer to describeMethod.
 type description struct {
-	Manifest []byte `cbor:"manifest"`
-	Spec     []byte `cbor:"spec"`
+	Manifest   []byte      `cbor:"manifest"`
+	Spec       []byte      `cbor:"spec"`
+	Signatures []signature `cbor:"sigs,omitempty"`
 }
 
 type callerKey struct{}
@@ -540,7 +541,7 @@ func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Re
 		return errorResponse(err)
 	}
 	if req.Method == describeMethod {
-		out, err := canon.Marshal(description{Manifest: s.b.manifestBytes, Spec: s.b.specBytes})
+		out, err := canon.Marshal(description{Manifest: s.b.manifestBytes, Spec: s.b.specBytes, Signatures: s.b.signatures})
 		if err != nil {
 			return errorResponse(err)
 		}
