@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -11,44 +12,145 @@ import (
 
 // conditions are what a `papi:"…"` struct tag asks of a field.
 type conditions struct {
-	required             bool
+	required             bool // non-nil; kept only for pointers, slices and maps
 	minimum, maximum     *float64
 	minLength, maxLength *uint64
 	minItems, maxItems   *uint64
-	pattern              string
-	enum                 []string
+	pattern              *regexp.Regexp
+	enum                 []any // parsed as the field's kind: string, int64, uint64 or float64
+}
+
+// any reports whether c asks anything of a value.
+func (c *conditions) any() bool {
+	return c.required || c.minimum != nil || c.maximum != nil || c.minLength != nil || c.maxLength != nil ||
+		c.minItems != nil || c.maxItems != nil || c.pattern != nil || c.enum != nil
+}
+
+// fieldConditions reads the papi tag of f and checks that every condition
+// fits the field's type, so that a mistake shows when the API is declared
+// rather than as a condition that never holds, or never fails.
+func fieldConditions(f *field) (conditions, error) {
+	tag, ok := f.tag.Lookup("papi")
+	if !ok {
+		return conditions{}, nil
+	}
+	c, enum, err := parseConditions(tag)
+	if err != nil {
+		return c, err
+	}
+	t := f.typ
+	if c.required {
+		switch k := t.Kind(); {
+		case f.viaPtr:
+			return c, errors.New("required does not apply to a field of an embedded pointer, which is left out when the pointer is nil")
+		case k == reflect.Pointer:
+		case f.omit:
+			return c, fmt.Errorf("required contradicts omitempty on %s: an empty value is left out", t)
+		case k != reflect.Slice && k != reflect.Map:
+			c.required = false // every other kind is always sent
+		}
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	cl := classOf(t)
+	fits := func(keyword string, ok bool) error {
+		if !ok {
+			return fmt.Errorf("%s does not apply to %s", keyword, t)
+		}
+		return nil
+	}
+	numeric := cl == classInteger || cl == classNumber
+	fixed := t.Kind() == reflect.Array // its length is part of its type, and of its schema
+	if c.minimum != nil || c.maximum != nil {
+		if err := fits(either(c.minimum != nil, "minimum", "maximum"), numeric); err != nil {
+			return c, err
+		}
+	}
+	if c.minLength != nil || c.maxLength != nil {
+		ok := cl == classString || cl == classBytes && !fixed
+		if err := fits(either(c.minLength != nil, "minLength", "maxLength"), ok); err != nil {
+			return c, err
+		}
+	}
+	if c.pattern != nil {
+		if err := fits("pattern", cl == classString); err != nil {
+			return c, err
+		}
+	}
+	if c.minItems != nil || c.maxItems != nil {
+		if err := fits(either(c.minItems != nil, "minItems", "maxItems"), cl == classArray && !fixed); err != nil {
+			return c, err
+		}
+	}
+	if enum != nil {
+		if err := fits("enum", cl == classString || numeric); err != nil {
+			return c, err
+		}
+		for _, v := range enum {
+			ev, err := enumValue(v, t)
+			if err != nil {
+				return c, err
+			}
+			for _, have := range c.enum {
+				if have == ev {
+					return c, fmt.Errorf("enum value %q listed twice", v)
+				}
+			}
+			c.enum = append(c.enum, ev)
+		}
+	}
+	return c, nil
+}
+
+func either(first bool, a, b string) string {
+	if first {
+		return a
+	}
+	return b
 }
 
 // parseConditions reads a papi tag: comma-separated JSON Schema keywords,
-// with pattern last because a regular expression may hold commas.
-func parseConditions(tag string) (conditions, error) {
+// with pattern last because a regular expression may hold commas. Enum
+// values come back as text, to be parsed once the field's kind is known.
+func parseConditions(tag string) (conditions, []string, error) {
 	var c conditions
+	var enum []string
+	seen := map[string]bool{}
 	for tag != "" {
 		var item string
-		if strings.HasPrefix(tag, "pattern=") {
+		if strings.HasPrefix(strings.TrimLeft(tag, " "), "pattern=") {
 			item, tag = tag, ""
 		} else {
 			item, tag, _ = strings.Cut(tag, ",")
 		}
-		key, val, hasVal := strings.Cut(strings.TrimSpace(item), "=")
+		key, val, hasVal := strings.Cut(strings.TrimLeft(item, " "), "=")
+		if key != "pattern" { // a pattern's spaces are its own
+			key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		}
+		if key == "" && !hasVal {
+			continue
+		}
+		if seen[key] {
+			return c, nil, fmt.Errorf("condition %s given twice", key)
+		}
+		seen[key] = true
 		num := func() (*float64, error) {
 			f, err := strconv.ParseFloat(val, 64)
 			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				return nil, fmt.Errorf("%s=%q: not a finite number", key, val)
+				return nil, fmt.Errorf("%s=%s: not a finite number", key, val)
 			}
 			return &f, nil
 		}
 		count := func() (*uint64, error) {
 			n, err := strconv.ParseUint(val, 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("%s=%q: not a count", key, val)
+				return nil, fmt.Errorf("%s=%s: not a count", key, val)
 			}
 			return &n, nil
 		}
 		var err error
 		switch {
-		case key == "":
-			continue
 		case key == "required" && !hasVal:
 			c.required = true
 		case key == "minimum" && hasVal:
@@ -64,94 +166,56 @@ func parseConditions(tag string) (conditions, error) {
 		case key == "maxItems" && hasVal:
 			c.maxItems, err = count()
 		case key == "enum" && hasVal && val != "":
-			c.enum = strings.Split(val, "|")
+			enum = strings.Split(val, "|")
 		case key == "pattern" && hasVal && val != "":
-			if _, err = regexp.Compile(val); err != nil {
+			if c.pattern, err = regexp.Compile(val); err != nil {
 				err = fmt.Errorf("pattern %q: %w", val, err)
 			}
-			c.pattern = val
 		default:
-			return c, fmt.Errorf("unknown condition %q in papi tag", item)
+			return c, nil, fmt.Errorf("unknown condition %q in papi tag", item)
 		}
 		if err != nil {
-			return c, err
+			return c, nil, err
 		}
 	}
 	switch {
 	case c.minimum != nil && c.maximum != nil && *c.minimum > *c.maximum:
-		return c, fmt.Errorf("minimum %v > maximum %v", *c.minimum, *c.maximum)
+		return c, nil, fmt.Errorf("minimum %v > maximum %v", *c.minimum, *c.maximum)
 	case c.minLength != nil && c.maxLength != nil && *c.minLength > *c.maxLength:
-		return c, fmt.Errorf("minLength %d > maxLength %d", *c.minLength, *c.maxLength)
+		return c, nil, fmt.Errorf("minLength %d > maxLength %d", *c.minLength, *c.maxLength)
 	case c.minItems != nil && c.maxItems != nil && *c.minItems > *c.maxItems:
-		return c, fmt.Errorf("minItems %d > maxItems %d", *c.minItems, *c.maxItems)
+		return c, nil, fmt.Errorf("minItems %d > maxItems %d", *c.minItems, *c.maxItems)
 	}
-	return c, nil
+	return c, enum, nil
 }
 
-// apply puts the conditions on the schema of a field of Go type t, refusing
-// those that do not fit its kind.
-func (c conditions) apply(s *Schema, t reflect.Type) error {
-	if c.required && !(t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map) {
-		c.required = false // implied for every other kind
-	}
+// annotate puts the conditions on s, the schema of the field of type t
+// they were read from. fieldConditions has made sure that none of them
+// replaces anything derivation set.
+func (c *conditions) annotate(s *Schema, t reflect.Type) {
 	if c.required && t.Kind() == reflect.Pointer {
-		s.Nullable = false
+		s.Nullable = false // it is never nil, so never null
 	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	kind := s.Type
-	if s.Ref != "" {
-		kind = "struct"
-	}
-	fits := func(keyword string, ok bool) error {
-		if !ok {
-			return fmt.Errorf("%s does not apply to %s", keyword, t)
-		}
-		return nil
-	}
-	numeric := kind == TypeInteger || kind == TypeNumber
 	if c.minimum != nil || c.maximum != nil {
-		if err := fits("minimum/maximum", numeric); err != nil {
-			return err
-		}
 		s.Minimum, s.Maximum = c.minimum, c.maximum
 	}
 	if c.minLength != nil || c.maxLength != nil {
-		if err := fits("minLength/maxLength", kind == TypeString && t != timeType); err != nil {
-			return err
-		}
 		s.MinLength, s.MaxLength = c.minLength, c.maxLength
 	}
-	if c.pattern != "" {
-		if err := fits("pattern", kind == TypeString && s.ContentEncoding == "" && t != timeType); err != nil {
-			return err
-		}
-		s.Pattern = c.pattern
-	}
 	if c.minItems != nil || c.maxItems != nil {
-		if err := fits("minItems/maxItems", kind == TypeArray); err != nil {
-			return err
-		}
 		s.MinItems, s.MaxItems = c.minItems, c.maxItems
 	}
-	if c.enum != nil {
-		if err := fits("enum", (kind == TypeString && s.ContentEncoding == "" && t != timeType) || numeric); err != nil {
-			return err
-		}
-		for _, v := range c.enum {
-			ev, err := enumValue(v, t)
-			if err != nil {
-				return err
-			}
-			s.Enum = append(s.Enum, ev)
-		}
+	if c.pattern != nil {
+		s.Pattern = c.pattern.String()
 	}
-	return nil
+	if c.enum != nil {
+		s.Enum = c.enum
+	}
 }
 
-// enumValue parses one enum value as the kind of t, in the form CBOR will
-// give back when the spec is decoded: uint64 for non-negative integers.
+// enumValue parses one enum value as the kind of t, in the form the CBOR
+// decoder gives back when a spec is read: uint64 for integers from zero up,
+// int64 below, so that a spec compares equal to itself after a round trip.
 func enumValue(v string, t reflect.Type) (any, error) {
 	switch t.Kind() {
 	case reflect.String:
@@ -172,6 +236,8 @@ func enumValue(v string, t reflect.Type) (any, error) {
 		}
 		return n, nil
 	case reflect.Float32, reflect.Float64:
+		// At the field's own precision, so that a float32 field holding the
+		// value written in the tag equals it.
 		f, err := strconv.ParseFloat(v, t.Bits())
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil, fmt.Errorf("enum value %q is not a %s", v, t)
