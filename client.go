@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	mh "github.com/multiformats/go-multihash"
 	"lukechampine.com/blake3"
 
 	"github.com/papi-dev/papi/internal/canon"
@@ -152,28 +153,7 @@ func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) (
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	candidates := make(chan peer.AddrInfo, 64)
-	var feeders sync.WaitGroup
-	feeders.Go(func() {
-		for _, ai := range c.providers {
-			candidates <- ai
-		}
-		for _, id := range p.host.Libp2p().Network().Peers() {
-			candidates <- peer.AddrInfo{ID: id}
-		}
-	})
-	for _, d := range p.discovery {
-		feeders.Go(func() {
-			for ai := range d.FindProviders(ctx, h.Multihash()) {
-				select {
-				case candidates <- ai:
-				case <-ctx.Done():
-					return
-				}
-			}
-		})
-	}
-	go func() { feeders.Wait(); close(candidates) }()
+	candidates := p.candidates(ctx, c.providers, h.Multihash())
 
 	type result struct {
 		id  peer.ID
@@ -240,6 +220,45 @@ func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) (
 		return nil, errorf(ErrNoProvider, "%s: no peer to ask (give one with papi.Provider, or join a DHT)", h)
 	}
 	return nil, errorf(ErrNoProvider, "%s: %w", h, errors.Join(errs...))
+}
+
+// candidates streams the peers to ask for key: those named, those already
+// connected, and what every discovery source finds, as they come. The
+// channel closes when every source is done or ctx ends.
+func (p *Peer) candidates(ctx context.Context, named []peer.AddrInfo, key mh.Multihash) <-chan peer.AddrInfo {
+	candidates := make(chan peer.AddrInfo, 64)
+	send := func(ai peer.AddrInfo) bool {
+		select {
+		case candidates <- ai:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	var feeders sync.WaitGroup
+	feeders.Go(func() {
+		for _, ai := range named {
+			if !send(ai) {
+				return
+			}
+		}
+		for _, id := range p.host.Libp2p().Network().Peers() {
+			if !send(peer.AddrInfo{ID: id}) {
+				return
+			}
+		}
+	})
+	for _, d := range p.discovery {
+		feeders.Go(func() {
+			for ai := range d.FindProviders(ctx, key) {
+				if !send(ai) {
+					return
+				}
+			}
+		})
+	}
+	go func() { feeders.Wait(); close(candidates) }()
+	return candidates
 }
 
 // descriptionDecoder reads a provider's answer: manifest, spec and signatures.

@@ -2,8 +2,10 @@ package papi
 
 import (
 	"bytes"
+	"crypto/rand"
 	"testing"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"lukechampine.com/blake3"
 
 	"github.com/papi-dev/papi/internal/canon"
@@ -93,5 +95,32 @@ func FuzzDescription(f *testing.F) {
 			return
 		}
 		verifySignatures(hashBytes(codecCBOR, d.Manifest), d.Signatures)
+	})
+}
+
+func FuzzParseNameRecord(f *testing.F) {
+	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	r, err := SignName(key, "stations", 7, boothsBundle(f).Hash())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(r.Bytes())
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, err := ParseNameRecord(in)
+		if err != nil {
+			return
+		}
+		// What parses has a valid signature over exactly these bytes, and
+		// names the key that signed it.
+		again, err := ParseNameRecord(r.Bytes())
+		if err != nil || again.Name != r.Name || again.Seq != r.Seq || again.Bundle != r.Bundle {
+			t.Fatalf("accepted record does not parse again the same: %x", in)
+		}
+		if err := checkLabel(r.Name.Label); err != nil {
+			t.Fatalf("accepted a record with a bad label: %v", err)
+		}
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	mh "github.com/multiformats/go-multihash"
 
 	"github.com/papi-dev/papi/internal/canon"
 	"github.com/papi-dev/papi/internal/codes"
@@ -34,12 +35,24 @@ type Peer struct {
 	provideInterval time.Duration
 	reachability    reachabilityState
 	metrics         *metrics
+	ctx             context.Context    // the peer's lifetime
 	stop            context.CancelFunc // ends the peer's own goroutines
+	names           nameRecords
 
 	mu     sync.RWMutex
 	bundle map[Hash]*Server   // by bundle hash
 	api    map[Hash][]*Server // by API hash, in the order they were served
 	closed bool
+}
+
+// nameRecords are the records of names a peer holds: its own, those it was
+// given to keep, and the newest it has resolved.
+type nameRecords struct {
+	publishing sync.Mutex // one Publish at a time, so sequence numbers do not collide
+
+	mu        sync.Mutex
+	held      map[Name]*NameRecord
+	announced map[Name]bool
 }
 
 // PeerOption configures a Peer in NewPeer.
@@ -192,6 +205,9 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 		return nil, fmt.Errorf("papi: start peer: %w", err)
 	}
 	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}, provideInterval: c.provideInterval, metrics: c.metrics}
+	p.names.held = map[Name]*NameRecord{}
+	p.names.announced = map[Name]bool{}
+	p.ctx, p.stop = context.WithCancel(context.Background())
 	if p.provideInterval <= 0 {
 		p.provideInterval = 12 * time.Hour
 	}
@@ -203,9 +219,7 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 		}
 		p.discovery = append(p.discovery, d)
 	}
-	var watchCtx context.Context
-	watchCtx, p.stop = context.WithCancel(context.Background())
-	if err := p.watchReachability(watchCtx); err != nil {
+	if err := p.watchReachability(p.ctx); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("papi: start peer: %w", err)
 	}
@@ -362,25 +376,31 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 }
 
 // announce tells every discovery source that this peer provides s's bundle
-// and API hashes, and again every provideInterval, until s is closed.
+// and API hashes, until s is closed.
 func (p *Peer) announce(s *Server) {
+	p.announceKeys(s.ctx, []mh.Multihash{s.b.hash.Multihash(), s.b.apiHash.Multihash()})
+}
+
+// announceKeys tells every discovery source that this peer provides keys,
+// and again every provideInterval, until ctx ends.
+func (p *Peer) announceKeys(ctx context.Context, keys []mh.Multihash) {
 	t := time.NewTicker(p.provideInterval)
 	defer t.Stop()
 	for {
 		for _, d := range p.discovery {
-			for _, h := range []Hash{s.b.hash, s.b.apiHash} {
-				if s.ctx.Err() != nil {
+			for _, k := range keys {
+				if ctx.Err() != nil {
 					return
 				}
-				ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
-				if err := d.Provide(ctx, h.Multihash()); err != nil && s.ctx.Err() == nil {
-					p.log.Warn("papi: announce failed", "hash", h.String(), "err", err)
+				actx, cancel := context.WithTimeout(ctx, time.Minute)
+				if err := d.Provide(actx, k); err != nil && ctx.Err() == nil {
+					p.log.Warn("papi: announce failed", "key", k.B58String(), "err", err)
 				}
 				cancel()
 			}
 		}
 		select {
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
@@ -536,6 +556,13 @@ func CallerFromContext(ctx context.Context) (peer.ID, bool) {
 
 // handle is the transport's one entry point for calls that arrive.
 func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Response {
+	if req.Method == resolveMethod {
+		out, err := p.answerResolve(req.Target)
+		if err != nil {
+			return errorResponse(err)
+		}
+		return &transport.Response{Payload: out}
+	}
 	s, err := p.lookup(req.Target)
 	if err != nil {
 		return errorResponse(err)
