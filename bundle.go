@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,11 +154,12 @@ func (b *Bundle) WithData(datasets ...*Dataset) (*Bundle, error) {
 const (
 	manifestFile = "manifest.cbor"
 	specFile     = "spec.cbor"
+	sigFile      = "signatures.cbor"
 	dataDir      = "data"
 )
 
-// WriteDir writes the bundle to dir: manifest.cbor, spec.cbor and one file per
-// dataset under data/. Files are written under temporary names and renamed, so
+// WriteDir writes the bundle to dir: manifest.cbor, spec.cbor, one file per
+// dataset under data/ and, if the bundle is signed, signatures.cbor. Files are written under temporary names and renamed, so
 // a crash leaves no half-written file under a final name.
 func (b *Bundle) WriteDir(dir string) error {
 	if err := os.MkdirAll(filepath.Join(dir, dataDir), 0o755); err != nil {
@@ -176,6 +178,9 @@ func (b *Bundle) WriteDir(dir string) error {
 		if err != nil {
 			return fmt.Errorf("write bundle: dataset %s: %w", d.name, err)
 		}
+	}
+	if err := writeSignatures(dir, b.signatures); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
 	}
 	// The manifest goes last: a directory with a manifest is complete.
 	for _, f := range []struct {
@@ -239,7 +244,54 @@ func OpenBundle(dir string) (*Bundle, error) {
 		}
 		datasets = append(datasets, d)
 	}
-	return bundleFromManifest(m, mb, s, sb, datasets)
+	b, err := bundleFromManifest(m, mb, s, sb, datasets)
+	if err != nil {
+		return nil, err
+	}
+	if b.signatures, err = readSignatures(dir, b.hash); err != nil {
+		return nil, fmt.Errorf("open bundle %s: %w", dir, err)
+	}
+	return b, nil
+}
+
+// writeSignatures keeps a bundle's signatures beside it, so that a bundle
+// written, or cloned, and served again still proves who published it.
+func writeSignatures(dir string, sigs []signature) error {
+	if len(sigs) == 0 {
+		return nil
+	}
+	out, err := canon.Marshal(sigs)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, sigFile), func(w io.Writer) error { _, err := w.Write(out); return err })
+}
+
+// maxSigFileBytes bounds signatures.cbor: maxSignatures RSA-4096 signatures fit.
+const maxSigFileBytes = 64 << 10
+
+var signaturesDecoder = canon.NewDecoder(canon.Limits{MaxBytes: maxSigFileBytes, MaxDepth: 3, MaxElements: maxSignatures})
+
+// readSignatures reads and verifies the signatures kept beside bundle h; a
+// bundle without the file has none. A signature that does not verify is an
+// error: the file was changed, and a bundle that claims a publisher falsely
+// must not be served.
+func readSignatures(dir string, h Hash) ([]signature, error) {
+	b, err := readFileLimited(filepath.Join(dir, sigFile), maxSigFileBytes)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sigs []signature
+	if err := signaturesDecoder.UnmarshalExact(b, &sigs); err != nil {
+		return nil, errorf(ErrMalformed, "%s: %w", sigFile, err)
+	}
+	if _, err := verifySignatures(h, sigs); err != nil {
+		return nil, fmt.Errorf("%s: %w", sigFile, err)
+	}
+	return sigs, nil
 }
 
 // bundleFromManifest assembles a bundle from parts that were verified against

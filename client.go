@@ -34,6 +34,7 @@ type Client struct {
 
 	manifestBytes, specBytes []byte // verified, for Clone to store
 	publishers               []peer.ID
+	signatures               []signature // verified, for Clone to store
 
 	mu      sync.Mutex
 	checked map[typeCheck]error
@@ -292,7 +293,7 @@ func (p *Peer) tryProvider(ctx context.Context, c *dialConfig, h Hash, ai peer.A
 		return nil, errorf(ErrPermissionDenied, "bundle %s is not signed by publisher %s", bundle, c.publisher)
 	}
 	return &Client{
-		peer: p, remote: id, dialed: h, publishers: publishers,
+		peer: p, remote: id, dialed: h, publishers: publishers, signatures: d.Signatures,
 		bundle: bundle, apiHash: newHash(codecCBOR, [32]byte(m.Spec)),
 		spec: s, manifest: m, manifestBytes: d.Manifest, specBytes: d.Spec,
 		checked: map[typeCheck]error{},

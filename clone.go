@@ -113,6 +113,9 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, 
 				return err
 			}
 		}
+		if err := writeSignatures(dir, cloneSignatures(same)); err != nil {
+			return err
+		}
 		if err := writeFileAtomic(filepath.Join(dir, specFile), func(w io.Writer) error { _, err := w.Write(first.specBytes); return err }); err != nil {
 			return err
 		}
@@ -155,7 +158,30 @@ func openStored(st *store.Store, name string) (*Bundle, error) {
 		}
 		datasets = append(datasets, &Dataset{name: e.Name, path: path, size: int64(e.Size), digest: [32]byte(e.Hash)})
 	}
-	return bundleFromManifest(m, mb, s, sb, datasets)
+	b, err := bundleFromManifest(m, mb, s, sb, datasets)
+	if err != nil {
+		return nil, fmt.Errorf("papi: stored bundle %s: %w", name, err)
+	}
+	if b.signatures, err = readSignatures(dir, b.hash); err != nil {
+		return nil, fmt.Errorf("papi: stored bundle %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// cloneSignatures gathers the signatures every provider sent, each verified
+// already, one per publisher, so that the clone proves who published it too.
+func cloneSignatures(providers []*Client) []signature {
+	var out []signature
+	seen := map[string]bool{}
+	for _, c := range providers {
+		for _, s := range c.signatures {
+			if !seen[string(s.PublicKey)] && len(out) < maxSignatures {
+				seen[string(s.PublicKey)] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 type cloneProgress struct {
