@@ -53,6 +53,7 @@ type dialConfig struct {
 	publisher peer.ID        // if set, only bundles it signed
 	storeDir  string         // Clone
 	progress  func(Progress) // Clone
+	rate      int64          // Clone: bytes per second, 0 for no limit
 }
 
 func newDialConfig(opts []DialOption) (*dialConfig, error) {

@@ -13,6 +13,7 @@ import (
 
 	"lukechampine.com/blake3/bao"
 
+	"github.com/papi-dev/papi/internal/bandwidth"
 	"github.com/papi-dev/papi/internal/store"
 	"github.com/papi-dev/papi/transport"
 )
@@ -36,6 +37,18 @@ func StoreDir(dir string) DialOption {
 // OnProgress makes Clone call f as pieces are verified. Calls are serialised.
 func OnProgress(f func(Progress)) DialOption {
 	return func(c *dialConfig) error { c.progress = f; return nil }
+}
+
+// CloneRate bounds the bandwidth a clone takes, in bytes per second, over
+// every provider and dataset together; the default is no limit.
+func CloneRate(bytesPerSecond int64) DialOption {
+	return func(c *dialConfig) error {
+		if bytesPerSecond < 0 {
+			return fmt.Errorf("clone rate %d: negative", bytesPerSecond)
+		}
+		c.rate = bytesPerSecond
+		return nil
+	}
 }
 
 // DefaultStoreDir returns where clones are kept by default.
@@ -99,8 +112,9 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, 
 	for _, e := range first.manifest.Datasets {
 		prog.p.Total += int64(e.Size)
 	}
+	limit := bandwidth.New(c.rate) // one limit over every dataset and provider
 	for _, e := range first.manifest.Datasets {
-		if err := p.fetchDataset(ctx, st, same, e, prog); err != nil {
+		if err := p.fetchDataset(ctx, st, same, e, prog, limit); err != nil {
 			return nil, fmt.Errorf("papi: clone %s: dataset %s: %w", first.bundle, e.Name, err)
 		}
 	}
@@ -224,7 +238,7 @@ type block struct{ offset, length int64 }
 
 // fetchDataset brings one dataset into the store, from what an earlier
 // clone left plus the providers.
-func (p *Peer) fetchDataset(ctx context.Context, st *store.Store, providers []*Client, e manifestEntry, prog *cloneProgress) error {
+func (p *Peer) fetchDataset(ctx context.Context, st *store.Store, providers []*Client, e manifestEntry, prog *cloneProgress, limit *bandwidth.Limiter) error {
 	digest, size := [32]byte(e.Hash), int64(e.Size)
 	var part *store.Partial
 	for part == nil {
@@ -265,7 +279,7 @@ func (p *Peer) fetchDataset(ctx context.Context, st *store.Store, providers []*C
 	} else if size == 0 && !verifyPiece(nil, ob, 0, digest) {
 		return errorf(ErrHashMismatch, "empty dataset does not match its hash")
 	}
-	if err := p.fetchBlocks(ctx, live, part.File(), ob, digest, missing, prog); err != nil {
+	if err := p.fetchBlocks(ctx, live, part.File(), ob, digest, missing, prog, limit); err != nil {
 		return err
 	}
 	committed = true
@@ -336,7 +350,7 @@ func resumePieces(f *os.File, ob []byte, size int64, root [32]byte, prog *cloneP
 // fetchBlocks fetches blocks from every provider at once. A provider whose
 // stream fails or who sends a piece that does not verify is dropped, and
 // its block goes back in the queue for the others.
-func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f *os.File, ob []byte, root [32]byte, blocks []block, prog *cloneProgress) error {
+func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f *os.File, ob []byte, root [32]byte, blocks []block, prog *cloneProgress, limit *bandwidth.Limiter) error {
 	if len(blocks) == 0 {
 		return nil
 	}
@@ -410,6 +424,12 @@ func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f *os.File,
 						}
 						asked = append(asked, b)
 						if bad.Load() || ctx.Err() != nil {
+							giveBack()
+							return
+						}
+						// Asking waits for the rate: what is not asked for is
+						// not sent, so the limit holds on the wire too.
+						if err := bandwidth.Wait(ctx, b.length, limit); err != nil {
 							giveBack()
 							return
 						}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // blobBundle is an API with one large random dataset, in a file.
@@ -25,9 +26,11 @@ func blobBundle(t testing.TB, size int, seed uint64) *Bundle {
 	return b
 }
 
+// cloneTest clones into a store of the test's own unless opts name one, so
+// that no test reads or fills the user's store.
 func cloneTest(t testing.TB, p *Peer, h Hash, opts ...DialOption) (*Bundle, error) {
 	t.Helper()
-	return p.Clone(context.Background(), h, opts...)
+	return p.Clone(context.Background(), h, append([]DialOption{StoreDir(t.TempDir())}, opts...)...)
 }
 
 func sameData(t *testing.T, got, want *Bundle) {
@@ -264,5 +267,48 @@ func TestCloneIntoAnUnwritableStore(t *testing.T) {
 	_, err := cloneTest(t, newTestPeer(t), orig.Hash(), Provider(p.Addrs()...), StoreDir(filepath.Join(file, "store")))
 	if err == nil {
 		t.Fatal("clone into a store under a regular file succeeded")
+	}
+}
+
+func TestBandwidthLimits(t *testing.T) {
+	const (
+		size = 2 << 20
+		rate = 4 << 20
+		// A limiter lets a tenth of a second's worth through at once, so
+		// size bytes take at least (size - rate/10) / rate. Only this lower
+		// bound is asserted: a loaded machine may take longer, never less.
+		least = time.Duration(size-rate/10) * time.Second / rate
+	)
+	tests := []struct {
+		name     string
+		seeder   []PeerOption
+		cloneOpt []DialOption
+	}{
+		{"clone rate", nil, []DialOption{CloneRate(rate)}},
+		{"seed rate per peer", []PeerOption{SeedRate(0, rate)}, nil},
+		{"seed rate total", []PeerOption{SeedRate(rate, 0)}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := blobBundle(t, size, 5)
+			seeder, err := NewPeer(context.Background(), append([]PeerOption{ListenAddrs("/ip4/127.0.0.1/tcp/0")}, tt.seeder...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { seeder.Close() })
+			serveTest(t, seeder, b)
+			start := time.Now()
+			got, err := cloneTest(t, newTestPeer(t), b.Hash(), append([]DialOption{Provider(seeder.Addrs()...)}, tt.cloneOpt...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if took := time.Since(start); took < least {
+				t.Fatalf("cloned %d bytes in %v at a limit of %d B/s; the least it can take is %v", size, took, rate, least)
+			}
+			sameData(t, got, b)
+		})
+	}
+	if _, err := NewPeer(t.Context(), SeedRate(-1, 0)); err == nil {
+		t.Fatal("a negative seed rate was accepted")
 	}
 }

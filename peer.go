@@ -64,6 +64,7 @@ type peerConfig struct {
 	discovery       []func(ctx context.Context, h *transport.Host) (transport.Discovery, error)
 	provideInterval time.Duration
 	metrics         *metrics
+	seed            transport.SeedLimits
 }
 
 // PrivateDHT makes the peer join a Kademlia DHT private to papi peers (its
@@ -120,6 +121,20 @@ func Discover(d transport.Discovery) PeerOption {
 // well before they expire (48 hours).
 func ProvideInterval(d time.Duration) PeerOption {
 	return func(c *peerConfig) error { c.provideInterval = d; return nil }
+}
+
+// SeedRate bounds the bandwidth the peer gives to peers cloning from it, in
+// bytes per second: total over all of them, and perPeer to any one. Zero
+// means no limit, the default. Calls are not limited: their size is bounded
+// per message (see transport.Limits).
+func SeedRate(total, perPeer int64) PeerOption {
+	return func(c *peerConfig) error {
+		if total < 0 || perPeer < 0 {
+			return fmt.Errorf("seed rate %d, %d: negative", total, perPeer)
+		}
+		c.seed = transport.SeedLimits{Total: total, PerPeer: perPeer}
+		return nil
+	}
 }
 
 // ListenAddrs sets the multiaddrs the peer listens on. The default is TCP
@@ -224,7 +239,7 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 		return nil, fmt.Errorf("papi: start peer: %w", err)
 	}
 	h.SetHandler(p.handle)
-	transport.ServeData(h.Libp2p(), p.lookupData, p.log)
+	transport.ServeData(h.Libp2p(), p.lookupData, p.log, c.seed)
 	return p, nil
 }
 

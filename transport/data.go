@@ -14,6 +14,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/papi-dev/papi/internal/bandwidth"
 )
 
 // ProtocolData moves dataset bytes, outside gorpc's codec: outboard trees
@@ -59,10 +61,23 @@ var ErrDataNotFound = errors.New("dataset not seeded by this peer")
 // client that stops asking gives its stream back.
 const dataIdleTimeout = time.Minute
 
+// SeedLimits bound the bandwidth a peer gives to others cloning from it, in
+// bytes per second; zero means no limit. The resource manager bounds streams
+// and memory; these bound the uplink, so that seeding does not starve the
+// peer's calls or the rest of the machine.
+type SeedLimits struct {
+	Total   int64 // over every peer
+	PerPeer int64 // to any one peer, over all its streams
+}
+
 // ServeData answers ProtocolData streams on h from lookup.
-func ServeData(h host.Host, lookup DataLookup, log *slog.Logger) {
+func ServeData(h host.Host, lookup DataLookup, log *slog.Logger, limits SeedLimits) {
+	total := bandwidth.New(limits.Total)
+	perPeer := bandwidth.NewPerKey[peer.ID](limits.PerPeer)
 	h.SetStreamHandler(ProtocolData, func(s network.Stream) {
-		if err := serveDataStream(s, lookup); err != nil && !errors.Is(err, io.EOF) {
+		mine, done := perPeer.Acquire(s.Conn().RemotePeer())
+		defer done()
+		if err := serveDataStream(s, lookup, total, mine); err != nil && !errors.Is(err, io.EOF) {
 			log.Debug("papi: data stream ended", "peer", s.Conn().RemotePeer().String(), "err", err)
 			s.Reset()
 			return
@@ -71,7 +86,7 @@ func ServeData(h host.Host, lookup DataLookup, log *slog.Logger) {
 	})
 }
 
-func serveDataStream(s network.Stream, lookup DataLookup) error {
+func serveDataStream(s network.Stream, lookup DataLookup, limiters ...*bandwidth.Limiter) error {
 	r := bufio.NewReader(s)
 	w := bufio.NewWriterSize(s, 256<<10)
 	open := map[[32]byte]DataSource{}
@@ -122,6 +137,11 @@ func serveDataStream(s network.Stream, lookup DataLookup) error {
 					return err
 				}
 				continue
+			}
+			// Waiting for the rate before writing, with the stream's write
+			// deadline, bounds how long a limited peer holds a stream.
+			if err := bandwidth.Wait(context.Background(), int64(n), limiters...); err != nil {
+				return err
 			}
 			w.WriteByte(dataStatusOK)
 			w.Write(binary.AppendUvarint(nil, n))

@@ -81,7 +81,7 @@ func TestGarbageOnEveryProtocol(t *testing.T) {
 	server, client := pair(t, Limits{MessageTimeout: time.Second}, echo)
 	attacker := newHost(t, Limits{})
 	connect(t, attacker, server)
-	ServeData(server.Libp2p(), func([32]byte) (DataSource, error) { return nil, ErrDataNotFound }, server.log)
+	ServeData(server.Libp2p(), func([32]byte) (DataSource, error) { return nil, ErrDataNotFound }, server.log, SeedLimits{})
 	r := rand.New(rand.NewPCG(7, 7))
 	for i := range 60 {
 		proto := []protocol.ID{ProtocolRPC, ProtocolBody, ProtocolData}[i%3]
