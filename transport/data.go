@@ -86,7 +86,14 @@ func ServeData(h host.Host, lookup DataLookup, log *slog.Logger, limits SeedLimi
 	})
 }
 
-func serveDataStream(s network.Stream, lookup DataLookup, limiters ...*bandwidth.Limiter) error {
+// dataConn is what serving a data stream needs of it: a narrow interface,
+// so that the request parser can be fuzzed without a network.
+type dataConn interface {
+	io.ReadWriter
+	SetReadDeadline(time.Time) error
+}
+
+func serveDataStream(s dataConn, lookup DataLookup, limiters ...*bandwidth.Limiter) error {
 	r := bufio.NewReader(s)
 	w := bufio.NewWriterSize(s, 256<<10)
 	open := map[[32]byte]DataSource{}
