@@ -2,7 +2,11 @@ package papi
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"errors"
+	"log/slog"
+	"math"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -121,6 +125,49 @@ func FuzzParseNameRecord(f *testing.F) {
 		}
 		if err := checkLabel(r.Name.Label); err != nil {
 			t.Fatalf("accepted a record with a bad label: %v", err)
+		}
+	})
+}
+
+// FuzzCallPayload sends arbitrary request bytes to a typed method, as any
+// peer may: the handler must see only requests that decode strictly and meet
+// their conditions, and every other payload must be refused as malformed
+// or failing a precondition, not crash or reach the handler.
+func FuzzCallPayload(f *testing.F) {
+	var reached NearestReq
+	api := New("fuzz", "1")
+	err := Handle(api, "Nearest", func(_ context.Context, req NearestReq) (NearestResp, error) {
+		reached = req
+		return NearestResp{}, nil
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, err := api.Bundle()
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, _ := canon.Marshal(NearestReq{Lat: 52.5, Lon: 13.4, Limit: 3})
+	f.Add(good)
+	bad, _ := canon.Marshal(NearestReq{Lat: 91, Limit: 3})
+	f.Add(bad)
+	f.Add([]byte{0xa1, 0x63, 'l', 'a', 't', 0xf9, 0x7e, 0x00}) // NaN
+	f.Add([]byte{0xbf, 0xff})                                  // indefinite map
+	log := slog.New(slog.DiscardHandler)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		reached = NearestReq{Limit: -1}
+		_, err := api.invoke(context.Background(), b, "Nearest", in, log)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrPrecondition) {
+				t.Fatalf("payload %x refused with %v, want ErrMalformed or ErrPrecondition", in, err)
+			}
+			if reached.Limit != -1 {
+				t.Fatalf("refused payload %x reached the handler", in)
+			}
+			return
+		}
+		if reached.Limit < 1 || reached.Limit > 50 || math.Abs(reached.Lat) > 90 || math.Abs(reached.Lon) > 180 {
+			t.Fatalf("handler got a request that breaks its conditions: %+v", reached)
 		}
 	})
 }
