@@ -3,14 +3,19 @@
 // Usage:
 //
 //	papi hash DIR                       the bundle and API hashes of a bundle directory
-//	papi inspect HASH|DIR               methods, schemas with conditions, datasets, lineage
+//	papi inspect HASH|NAME|DIR          methods, schemas with conditions, datasets, lineage
 //	papi serve DIR                      seed a bundle directory: others can dial and clone it
-//	papi call HASH METHOD JSON          call a method with a JSON request, print the JSON response
-//	papi clone HASH                     clone a bundle into the store, with a progress bar
-//	papi openapi HASH|DIR               print the OpenAPI 3.1 document of a bundle
+//	papi call HASH|NAME METHOD JSON     call a method with a JSON request, print the JSON response
+//	papi clone HASH|NAME                clone a bundle into the store, with a progress bar
+//	papi openapi HASH|NAME|DIR          print the OpenAPI 3.1 document of a bundle
+//	papi resolve NAME                   print the newest record of a name
+//
+// A NAME is "<publisher peer ID>/<label>": the newest bundle its publisher
+// points it at. papi serve -name LABEL -identity FILE publishes one.
 //
 // Commands that reach the network take -provider ADDR (repeatable), -dht ADDR
-// (join a private DHT through a peer; repeatable), -mdns, and -listen ADDR.
+// (join a private DHT through a peer; repeatable), -mdns, -listen ADDR and
+// -identity FILE.
 // Install with: go install github.com/papi-dev/papi/cmd/papi@latest
 package main
 
@@ -45,11 +50,12 @@ type command struct {
 
 var commands = []command{
 	{"hash", "DIR", "print the bundle and API hashes of a bundle directory", runHash, false},
-	{"inspect", "HASH|DIR", "describe a bundle: methods, schemas, datasets, lineage", runInspect, true},
-	{"serve", "DIR", "seed a bundle directory until interrupted", runServe, true},
-	{"call", "HASH METHOD JSON", "call a method with a JSON request", runCall, true},
-	{"clone", "HASH", "clone a bundle into the local store", runClone, true},
-	{"openapi", "HASH|DIR", "print the bundle's OpenAPI 3.1 document", runOpenAPI, true},
+	{"inspect", "HASH|NAME|DIR", "describe a bundle: methods, schemas, datasets, lineage", runInspect, true},
+	{"serve", "DIR", "seed a bundle directory until interrupted; -name publishes it", runServe, true},
+	{"call", "HASH|NAME METHOD JSON", "call a method with a JSON request", runCall, true},
+	{"clone", "HASH|NAME", "clone a bundle into the local store", runClone, true},
+	{"openapi", "HASH|NAME|DIR", "print the bundle's OpenAPI 3.1 document", runOpenAPI, true},
+	{"resolve", "NAME", "print the newest record of a name: sequence and bundle", runResolve, true},
 }
 
 // env is what every command gets: its output streams and, for commands
@@ -62,6 +68,8 @@ type env struct {
 	listen         multiFlag
 	store          string
 	timeout        time.Duration
+	identity       string
+	name           string // serve: publish under this label
 }
 
 type multiFlag []string
@@ -110,6 +118,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fs.Var(&e.listen, "listen", "multiaddr to listen on (repeatable; default: all interfaces, TCP and QUIC)")
 			fs.DurationVar(&e.timeout, "timeout", time.Minute, "give up finding a provider after this long")
 			fs.StringVar(&e.store, "store", "", "store directory (default: papi under the user cache directory)")
+			fs.StringVar(&e.identity, "identity", "", "file with the peer's private key, made if missing (a publisher needs the same one every run)")
+		}
+		if c.name == "serve" {
+			fs.StringVar(&e.name, "name", "", "publish the bundle under this label, as <peer ID>/<label> (use with -identity)")
 		}
 		if err := fs.Parse(args[1:]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -143,7 +155,29 @@ func (e *env) peer(ctx context.Context) (*papi.Peer, error) {
 	if e.mdns {
 		opts = append(opts, papi.MDNS())
 	}
+	if e.identity != "" {
+		opts = append(opts, papi.IdentityFile(e.identity))
+	}
 	return papi.NewPeer(ctx, opts...)
+}
+
+// target reads a HASH|NAME argument: a hash as it is, a name resolved to
+// the bundle of its newest record.
+func (e *env) target(ctx context.Context, p *papi.Peer, arg string) (papi.Hash, error) {
+	if !strings.Contains(arg, "/") {
+		return papi.ParseHash(arg)
+	}
+	n, err := papi.ParseName(arg)
+	if err != nil {
+		return papi.Hash{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	r, err := p.Resolve(ctx, n, e.dialOptions()...)
+	if err != nil {
+		return papi.Hash{}, err
+	}
+	return r.Bundle, nil
 }
 
 func (e *env) dialOptions() []papi.DialOption {
@@ -220,13 +254,14 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	return enc.Encode(out)
 }
 
-func (e *env) dial(ctx context.Context, hashText string) (*papi.Client, func(), error) {
-	h, err := papi.ParseHash(hashText)
+func (e *env) dial(ctx context.Context, arg string) (*papi.Client, func(), error) {
+	p, err := e.peer(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := e.peer(ctx)
+	h, err := e.target(ctx, p, arg)
 	if err != nil {
+		p.Close()
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
@@ -254,6 +289,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "serving %s (API %s)\n", srv.Hash(), b.APIHash())
+	if e.name != "" {
+		r, err := p.Publish(ctx, e.name, srv.Hash())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "published %s sequence %d\n", r.Name, r.Seq)
+	}
 	for _, a := range srv.Addrs() {
 		fmt.Fprintf(e.stdout, "  %s\n", a)
 	}
@@ -276,15 +318,15 @@ func runCall(ctx context.Context, e *env, args []string) error {
 }
 
 func runClone(ctx context.Context, e *env, args []string) error {
-	h, err := papi.ParseHash(args[0])
-	if err != nil {
-		return err
-	}
 	p, err := e.peer(ctx)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	h, err := e.target(ctx, p, args[0])
+	if err != nil {
+		return err
+	}
 	var bar *progressbar.ProgressBar
 	opts := append(e.dialOptions(), papi.OnProgress(func(pr papi.Progress) {
 		if bar == nil {
@@ -304,6 +346,26 @@ func runClone(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "cloned %s (API %s)\n", b.Hash(), b.APIHash())
+	return nil
+}
+
+func runResolve(ctx context.Context, e *env, args []string) error {
+	n, err := papi.ParseName(args[0])
+	if err != nil {
+		return err
+	}
+	p, err := e.peer(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	r, err := p.Resolve(ctx, n, e.dialOptions()...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s sequence %d bundle %s\n", r.Name, r.Seq, r.Bundle)
 	return nil
 }
 

@@ -103,9 +103,10 @@ func TestHashInspectOpenAPIOfADirectory(t *testing.T) {
 }
 
 // startServe runs `papi serve DIR` in its own process and returns an address it serves at.
-func startServe(t *testing.T, dir string) string {
+func startServe(t *testing.T, dir string, flags ...string) string {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), papiBin, append([]string{"serve"}, append(loopback, dir)...)...)
+	args := append(append(append([]string{"serve"}, loopback...), flags...), dir)
+	cmd := exec.CommandContext(t.Context(), papiBin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -164,5 +165,31 @@ func TestCallWithJSON(t *testing.T) {
 	_, stderr, code = papiCmd(t, append(append([]string{"call"}, net...), b.APIHash().String(), "Echo", `{"text":"ab","times":9}`)...)
 	if code != exitError || !strings.Contains(stderr, "times") || !strings.Contains(stderr, "maximum") {
 		t.Fatalf("papi call breaking a condition: %d %s", code, stderr)
+	}
+}
+
+func TestServeUnderANameThenResolveAndInspect(t *testing.T) {
+	dir, b := bundleDir(t)
+	identity := filepath.Join(t.TempDir(), "key")
+	addr := startServe(t, dir, "-name", "echo", "-identity", identity)
+	id := addr[strings.LastIndex(addr, "/")+1:]
+	name := id + "/echo"
+	net := append([]string{"-provider", addr}, loopback...)
+
+	out, stderr, code := papiCmd(t, append(append([]string{"resolve"}, net...), name)...)
+	if want := name + " sequence 1 bundle " + b.Hash().String(); code != 0 || strings.TrimSpace(out) != want {
+		t.Fatalf("papi resolve: %d %q %s, want %q", code, out, stderr, want)
+	}
+	out, stderr, code = papiCmd(t, append(append([]string{"inspect"}, net...), name)...)
+	if code != 0 || !strings.Contains(out, b.Hash().String()) {
+		t.Fatalf("papi inspect NAME: %d %s %s", code, out, stderr)
+	}
+	_, stderr, code = papiCmd(t, append(append([]string{"resolve"}, net...), id+"/nothing")...)
+	if code != exitError || !strings.Contains(stderr, "no provider") {
+		t.Fatalf("papi resolve of an unpublished name: %d %s", code, stderr)
+	}
+	_, stderr, code = papiCmd(t, "resolve", "not-a-name")
+	if code != exitError || !strings.Contains(stderr, "malformed") {
+		t.Fatalf("papi resolve of a bad name: %d %s", code, stderr)
 	}
 }
