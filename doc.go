@@ -101,6 +101,30 @@
 // same answer on both sides. A handler chooses its caller's code by
 // returning an error made with [Errorf] or [NewError].
 //
+// # Publishers and names
+//
+// [Bundle.Sign] signs a bundle's hash with a publisher's libp2p key; the
+// signature travels beside the bundle (and is kept by [Bundle.WriteDir] and
+// clones), and [RequirePublisher] makes Dial and Clone accept only bundles
+// it signed.
+//
+// A [Name], "<publisher peer ID>/<label>", is a line of versions. The
+// publisher points it at a bundle with [Peer.Publish], which signs a
+// [NameRecord] with a sequence number one above the last; [Peer.DialName]
+// dials the newest version:
+//
+//	srv, _ := p.Serve(ctx, v2)
+//	rec, _ := p.Publish(ctx, "stations", srv.Hash())   // rec.Name is p.ID()/stations
+//	c, _ := other.DialName(ctx, rec.Name)              // the newest bundle, verified
+//
+// [Peer.Resolve] asks every peer it can reach (those named with Provider,
+// those connected, and those that announced the name through a discovery
+// source) and keeps the record with the highest sequence number whose
+// signature verifies. A peer never goes back to an older record than one it
+// has seen, and forged records are dropped. Records are self-certifying, so
+// any peer may hold and pass one on ([Peer.PublishRecord]): a mirror keeps a
+// name resolvable while its publisher is offline.
+//
 // # Observability
 //
 // A peer logs through log/slog ([Logger]) and is quiet by default. With
@@ -120,4 +144,6 @@
 // rejects non-canonical input where a hash depends on it. The transport
 // bounds message sizes, read times and calls in flight per peer, and a
 // panicking handler costs its caller an internal error, not the process.
+// [SeedRate] bounds the bandwidth a peer gives to others cloning from it,
+// and [CloneRate] the bandwidth a clone takes.
 package papi
