@@ -132,3 +132,39 @@ func ExampleClone() {
 	// Hola, Bob
 	// true true
 }
+
+// Publish versions of a bundle under a name, and dial the newest.
+func ExamplePeer_DialName() {
+	ctx := context.Background()
+	publisher, user := loopbackPeer(ctx), loopbackPeer(ctx)
+	defer publisher.Close()
+	defer user.Close()
+
+	for _, salutation := range []string{"Hello", "Hola"} {
+		b, _ := greeterAPI().Bundle(papi.Data("salutation", salutation))
+		srv, err := publisher.Serve(ctx, b)
+		if err != nil {
+			log.Fatal(err)
+		}
+		rec, err := publisher.Publish(ctx, "greeter", srv.Hash())
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("published sequence", rec.Seq)
+	}
+
+	name := papi.Name{Publisher: publisher.ID(), Label: "greeter"}
+	c, err := user.DialName(ctx, name, papi.Provider(publisher.Addrs()...))
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := papi.Call[GreetReq, GreetResp](ctx, c, "Greet", GreetReq{Name: "Casper"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.Greeting)
+	// Output:
+	// published sequence 1
+	// published sequence 2
+	// Hola, Casper
+}
