@@ -137,6 +137,16 @@ func SeedRate(total, perPeer int64) PeerOption {
 	}
 }
 
+// ResourceLimits sets what remote peers may make this peer do: message and
+// body sizes, calls in flight per peer and in all, connections and streams
+// per peer and in all, stream memory. Zero fields keep their defaults,
+// documented on transport.Limits; a peer that goes past a limit has its call
+// refused (ErrTooLarge, or CodeResourceExhausted) or its stream reset, and
+// others carry on.
+func ResourceLimits(l transport.Limits) PeerOption {
+	return func(c *peerConfig) error { c.transport.Limits = l; return nil }
+}
+
 // ListenAddrs sets the multiaddrs the peer listens on. The default is TCP
 // and QUIC on every interface, IPv4 and IPv6, on ports the system picks.
 func ListenAddrs(addrs ...string) PeerOption {

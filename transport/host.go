@@ -64,6 +64,15 @@ type Limits struct {
 	// MaxCallsPerPeer bounds one remote peer's calls in flight; past it a
 	// call fails with ResourceExhausted. Default 128.
 	MaxCallsPerPeer int
+	// MaxCalls bounds the calls in flight from all peers together, so that
+	// many peers at once cannot exhaust the host either. Default 4096.
+	MaxCalls int
+	// ConnsPerPeer bounds the connections one remote peer may hold
+	// (libp2p resource manager). Default 8.
+	ConnsPerPeer int
+	// MaxConns bounds the connections of all peers together; the DHT and
+	// relays use connections too. Default 1024.
+	MaxConns int
 	// MessageTimeout bounds how long one message may take to arrive once it
 	// has begun, against peers that trickle bytes. Default 30 s.
 	MessageTimeout time.Duration
@@ -92,6 +101,15 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxCallsPerPeer <= 0 {
 		l.MaxCallsPerPeer = 128
+	}
+	if l.MaxCalls <= 0 {
+		l.MaxCalls = 4096
+	}
+	if l.ConnsPerPeer <= 0 {
+		l.ConnsPerPeer = 8
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = 1024
 	}
 	if l.MessageTimeout <= 0 {
 		l.MessageTimeout = 30 * time.Second
@@ -199,6 +217,16 @@ func resourceManager(l Limits) (network.ResourceManager, error) {
 		Memory:         rcmgr.LimitVal64(8 * l.MemoryPerPeer),
 	}
 	cfg := rcmgr.PartialLimitConfig{
+		System: rcmgr.ResourceLimits{
+			Conns:         rcmgr.LimitVal(l.MaxConns),
+			ConnsInbound:  rcmgr.LimitVal(l.MaxConns),
+			ConnsOutbound: rcmgr.LimitVal(l.MaxConns),
+		},
+		PeerDefault: rcmgr.ResourceLimits{
+			Conns:         rcmgr.LimitVal(l.ConnsPerPeer),
+			ConnsInbound:  rcmgr.LimitVal(l.ConnsPerPeer),
+			ConnsOutbound: rcmgr.LimitVal(l.ConnsPerPeer),
+		},
 		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: perPeer, ProtocolBody: perPeer, ProtocolData: perPeer},
 		Protocol:     map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: all, ProtocolBody: all, ProtocolData: all},
 	}

@@ -6,11 +6,15 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/papi-dev/papi/internal/codes"
 )
 
 // TestTenThousandStreams: a peer that opens 10,000 streams on papi's
@@ -108,4 +112,64 @@ func TestGarbageOnEveryProtocol(t *testing.T) {
 func isTimeout(err error) bool {
 	var te interface{ Timeout() bool }
 	return errors.As(err, &te) && te.Timeout()
+}
+
+func TestTooManyCallsFromAllPeers(t *testing.T) {
+	release := make(chan struct{})
+	var running atomic.Int32
+	server := newHost(t, Limits{MaxCalls: 3})
+	server.SetHandler(func(ctx context.Context, req *Request) *Response {
+		if req.Method == "hold" {
+			running.Add(1)
+			<-release
+		}
+		return echo(ctx, req)
+	})
+	var wg sync.WaitGroup
+	for range 3 { // three peers, one call each: under any per-peer limit
+		c := newHost(t, Limits{})
+		connect(t, c, server)
+		wg.Go(func() { c.Call(t.Context(), server.ID(), "t", "hold", nil) })
+	}
+	for running.Load() < 3 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	fourth := newHost(t, Limits{})
+	connect(t, fourth, server)
+	_, err := fourth.Call(t.Context(), server.ID(), "t", "echo", nil)
+	var re *RemoteError
+	if !errors.As(err, &re) || re.Code != codes.ResourceExhausted {
+		t.Fatalf("a fourth peer's call past the global limit: %v, want ResourceExhausted", err)
+	}
+	close(release)
+	wg.Wait()
+	if _, err := fourth.Call(t.Context(), server.ID(), "t", "echo", nil); err != nil {
+		t.Fatalf("after the others finished: %v", err)
+	}
+}
+
+func TestConnectionsPastTheLimitAreRefused(t *testing.T) {
+	server := newHost(t, Limits{MaxConns: 2})
+	server.SetHandler(echo)
+	var peers []*Host
+	for range 2 {
+		c := newHost(t, Limits{})
+		connect(t, c, server)
+		peers = append(peers, c)
+	}
+	third := newHost(t, Limits{})
+	err := third.Connect(t.Context(), peer.AddrInfo{ID: server.ID(), Addrs: server.Libp2p().Addrs()})
+	if err == nil {
+		// The dialer may see the connection before the server's resource
+		// manager refuses it; a call on it must fail then.
+		_, err = third.Call(t.Context(), server.ID(), "t", "echo", nil)
+	}
+	if err == nil {
+		t.Fatal("a third connection past a limit of 2 carried a call")
+	}
+	for _, c := range peers {
+		if _, err := c.Call(t.Context(), server.ID(), "t", "echo", []byte("x")); err != nil {
+			t.Fatalf("a peer within the limit: %v", err)
+		}
+	}
 }

@@ -54,6 +54,7 @@ type server struct {
 
 	mu      sync.Mutex
 	perPeer map[peer.ID]int
+	total   int
 }
 
 func newServer(h *Host) *server { return &server{h: h, perPeer: map[peer.ID]int{}} }
@@ -90,11 +91,17 @@ func (s *server) run(ctx context.Context, req *Request, timeout time.Duration) (
 		s.mu.Unlock()
 		return errResponse(codes.ResourceExhausted, "more than %d calls in flight from this peer", s.h.limits.MaxCallsPerPeer)
 	}
+	if s.total >= s.h.limits.MaxCalls {
+		s.mu.Unlock()
+		return errResponse(codes.ResourceExhausted, "more than %d calls in flight", s.h.limits.MaxCalls)
+	}
 	s.perPeer[req.Peer]++
+	s.total++
 	s.inflight.Add(1)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
+		s.total--
 		if s.perPeer[req.Peer]--; s.perPeer[req.Peer] == 0 {
 			delete(s.perPeer, req.Peer)
 		}
