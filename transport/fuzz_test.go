@@ -34,7 +34,7 @@ type fakeConn struct {
 	out bytes.Buffer
 }
 
-func (c *fakeConn) Write(p []byte) (int, error)      { return c.out.Write(p) }
+func (c *fakeConn) Write(p []byte) (int, error)     { return c.out.Write(p) }
 func (c *fakeConn) SetReadDeadline(time.Time) error { return nil }
 
 func dataRequest(kind byte, digest [32]byte, off, n uint64) []byte {
