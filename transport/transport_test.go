@@ -310,7 +310,7 @@ func TestTooManyCallsFromOnePeer(t *testing.T) {
 
 // rawSession opens a ProtocolRPC stream by hand and sends gorpc's header,
 // as a hostile peer would before misbehaving.
-func rawSession(t *testing.T, from, to *Host) io.ReadWriteCloser {
+func rawSession(t testing.TB, from, to *Host) io.ReadWriteCloser {
 	t.Helper()
 	s, err := from.Libp2p().NewStream(t.Context(), to.ID(), ProtocolRPC)
 	if err != nil {
