@@ -93,6 +93,12 @@
 // and API hashes through every source and renews them until the server is
 // closed.
 //
+// A peer behind a NAT is reached through [NATTraversal] (port mapping,
+// AutoNAT, hole punching) and, failing that, through relays it names with
+// [Relays]: calls and clones then run over the relayed connection until hole
+// punching replaces it with a direct one. [Peer.Reachability] reports what the
+// peer has learnt of its own reachability.
+//
 // # Errors
 //
 // Every failed call returns an [*Error] with a [Code]; the code and the

@@ -173,7 +173,7 @@ func (bs *bodyStore) take(p peer.ID, token []byte) ([]byte, bool) {
 
 // bodyCall runs a call, or fetches a held response, over a ProtocolBody stream.
 func (h *Host) bodyCall(ctx context.Context, p peer.ID, hdr wire.BodyHeader, payload []byte) ([]byte, error) {
-	st, err := h.h.NewStream(ctx, p, ProtocolBody)
+	st, err := h.h.NewStream(overRelays(ctx), p, ProtocolBody)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -182,7 +182,7 @@ type DataStream struct {
 
 // OpenData opens a data stream to p.
 func OpenData(ctx context.Context, h host.Host, p peer.ID) (*DataStream, error) {
-	s, err := h.NewStream(ctx, p, ProtocolData)
+	s, err := h.NewStream(overRelays(ctx), p, ProtocolData)
 	if err != nil {
 		return nil, fmt.Errorf("%w: open data stream: %w", ErrUnavailable, err)
 	}

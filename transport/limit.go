@@ -77,7 +77,7 @@ func (h *limitedHost) SetStreamHandler(pid protocol.ID, handler network.StreamHa
 }
 
 func (h *limitedHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol.ID) (network.Stream, error) {
-	s, err := h.Host.NewStream(ctx, p, pids...)
+	s, err := h.Host.NewStream(overRelays(ctx), p, pids...)
 	if err != nil {
 		return nil, err
 	}
@@ -85,4 +85,14 @@ func (h *limitedHost) NewStream(ctx context.Context, p peer.ID, pids ...protocol
 		return h.wrap(s), nil
 	}
 	return s, nil
+}
+
+// overRelays lets a stream run over a relayed connection. libp2p otherwise
+// waits for a direct one, which a peer behind a NAT may never get: the relay
+// is the only way to it. Relays cap what they carry (circuit relay v2 limits
+// time and bytes per connection), so a large clone may be cut off there and
+// go on from another provider; hole punching replaces the relayed connection
+// with a direct one when it can.
+func overRelays(ctx context.Context) context.Context {
+	return network.WithAllowLimitedConn(ctx, "papi")
 }
