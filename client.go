@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"sync"
@@ -224,6 +225,33 @@ func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) (
 	return nil, errorf(ErrNoProvider, "%s: %w", h, errors.Join(errs...))
 }
 
+// maxConnectedAsked caps how many already-connected peers a dial asks. A
+// peer in a DHT is connected to hundreds of others, and asking all of them
+// made the time to the first provider grow with the network; the DHT finds
+// providers beyond this sample.
+const maxConnectedAsked = 16
+
+// connectedToAsk picks the connected peers a dial asks: those that speak
+// papi, or whose protocols are not known yet (identify still running, as
+// just after mDNS found them), in random order, at most maxConnectedAsked.
+// Peers known to speak other protocols only, such as the public DHT's
+// servers, are never asked.
+func (p *Peer) connectedToAsk() []peer.ID {
+	h := p.host.Libp2p()
+	var ask []peer.ID
+	for _, id := range h.Network().Peers() {
+		protos, err := h.Peerstore().GetProtocols(id)
+		if err != nil {
+			continue
+		}
+		if len(protos) == 0 || slices.Contains(protos, transport.ProtocolRPC) {
+			ask = append(ask, id)
+		}
+	}
+	rand.Shuffle(len(ask), func(i, j int) { ask[i], ask[j] = ask[j], ask[i] })
+	return ask[:min(len(ask), maxConnectedAsked)]
+}
+
 // candidates streams the peers to ask for key: those named, those already
 // connected, and what every discovery source finds, as they come. The
 // channel closes when every source is done or ctx ends.
@@ -244,7 +272,7 @@ func (p *Peer) candidates(ctx context.Context, named []peer.AddrInfo, key mh.Mul
 				return
 			}
 		}
-		for _, id := range p.host.Libp2p().Network().Peers() {
+		for _, id := range p.connectedToAsk() {
 			if !send(peer.AddrInfo{ID: id}) {
 				return
 			}
