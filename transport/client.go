@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/papi-dev/papi/internal/codes"
@@ -42,6 +44,26 @@ type session struct {
 	mu      sync.Mutex
 	pending map[uint64]chan *wire.Reply
 	cancel  context.CancelFunc
+	// conns are the connections to the peer when the session began; its
+	// stream runs on one of them. Guarded by clients.mu.
+	conns []network.Conn
+}
+
+// stranded reports whether every connection the session could run on has
+// closed, though the session has not noticed yet: its stream learns of a
+// closed connection only some time after, and a call sent meanwhile would
+// fail although a fresh connection would carry it.
+func (s *session) stranded(now []network.Conn) bool {
+	if len(s.conns) == 0 {
+		s.conns = now // the session dialed the peer itself
+		return false
+	}
+	for _, c := range s.conns {
+		if slices.Contains(now, c) {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *clients) closeAll() {
@@ -63,11 +85,15 @@ func (h *Host) session(p peer.ID) (*session, error) {
 	if c.closed {
 		return nil, ErrClosed
 	}
+	now := h.h.Network().ConnsToPeer(p)
 	if s, ok := c.sessions[p]; ok {
 		select {
 		case <-s.done:
 		default:
-			return s, nil
+			if !s.stranded(now) {
+				return s, nil
+			}
+			s.end(fmt.Errorf("%w: the connection to the peer closed", ErrUnavailable))
 		}
 	}
 	ctx, cancel := context.WithCancel(h.ctx)
@@ -76,6 +102,7 @@ func (h *Host) session(p peer.ID) (*session, error) {
 		done:    make(chan struct{}),
 		pending: map[uint64]chan *wire.Reply{},
 		cancel:  cancel,
+		conns:   now,
 	}
 	replies := make(chan *wire.Reply, 64)
 	c.sessions[p] = s

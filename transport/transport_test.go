@@ -100,6 +100,35 @@ func TestCallRoundTrips(t *testing.T) {
 	}
 }
 
+// TestCallAfterTheConnectionDropped closes the connection between two calls
+// and redials at once, as a caller does after a network change: the second
+// call must go over the new connection, not fail on the session of the old
+// one, which learns of the closed connection only later.
+func TestCallAfterTheConnectionDropped(t *testing.T) {
+	for _, listen := range []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"} {
+		t.Run(listen, func(t *testing.T) {
+			var hosts [2]*Host
+			for i := range hosts {
+				h, err := New(context.Background(), Options{ListenAddrs: []string{listen}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { h.Close() })
+				hosts[i] = h
+			}
+			server, client := hosts[0], hosts[1]
+			server.SetHandler(echo)
+			for i := range 200 {
+				connect(t, client, server)
+				if out, err := client.Call(t.Context(), server.ID(), "target", "echo", []byte("hello")); err != nil || string(out) != "hello" {
+					t.Fatalf("call %d after a fresh connection: %q, %v", i, out, err)
+				}
+				client.Libp2p().Network().ClosePeer(server.ID())
+			}
+		})
+	}
+}
+
 func TestRepliesMayComeOutOfOrder(t *testing.T) {
 	server, client := pair(t, Limits{}, echo)
 	slow := make(chan time.Time, 1)
@@ -122,7 +151,7 @@ func TestConcurrentCallersAreNotMixedUp(t *testing.T) {
 	var wg sync.WaitGroup
 	for g := range 64 {
 		wg.Go(func() {
-			for i := range 50 {
+			for i := range 200 {
 				want := fmt.Sprintf("caller %d call %d", g, i)
 				out, err := client.Call(t.Context(), server.ID(), "t", "echo", []byte(want))
 				if err != nil || string(out) != want {
