@@ -80,7 +80,8 @@ func Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, error) {
 // provider that sends a bad piece is dropped and the piece fetched again
 // from another. A clone that fails keeps what it verified, and the next
 // clone of the same hash fetches only the rest. A second clone of a stored
-// bundle asks no one.
+// bundle asks no one. A bundle the store's disk cannot hold fails with
+// ErrTooLarge before its datasets are fetched.
 func (p *Peer) Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, error) {
 	c, err := newDialConfig(opts)
 	if err != nil {
@@ -112,9 +113,19 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, 
 	for _, e := range first.manifest.Datasets {
 		prog.p.Total += int64(e.Size)
 	}
+	objects := make(map[[32]byte]int64, len(first.manifest.Datasets))
+	for _, e := range first.manifest.Datasets {
+		objects[[32]byte(e.Hash)] = int64(e.Size)
+	}
+	if err := st.CheckRoom(objects); err != nil {
+		return nil, fmt.Errorf("papi: clone %s: %w", first.bundle, errorf(ErrTooLarge, "%w", err))
+	}
 	limit := bandwidth.New(c.rate) // one limit over every dataset and provider
 	for _, e := range first.manifest.Datasets {
 		if err := p.fetchDataset(ctx, st, same, e, prog, limit); err != nil {
+			if errors.Is(err, store.ErrNoRoom) {
+				err = errorf(ErrTooLarge, "%w", err)
+			}
 			return nil, fmt.Errorf("papi: clone %s: dataset %s: %w", first.bundle, e.Name, err)
 		}
 	}
@@ -279,7 +290,7 @@ func (p *Peer) fetchDataset(ctx context.Context, st *store.Store, providers []*C
 	} else if size == 0 && !verifyPiece(nil, ob, 0, digest) {
 		return errorf(ErrHashMismatch, "empty dataset does not match its hash")
 	}
-	if err := p.fetchBlocks(ctx, live, part.File(), ob, digest, missing, prog, limit); err != nil {
+	if err := p.fetchBlocks(ctx, live, part, ob, digest, missing, prog, limit); err != nil {
 		return err
 	}
 	committed = true
@@ -350,7 +361,7 @@ func resumePieces(f *os.File, ob []byte, size int64, root [32]byte, prog *cloneP
 // fetchBlocks fetches blocks from every provider at once. A provider whose
 // stream fails or who sends a piece that does not verify is dropped, and
 // its block goes back in the queue for the others.
-func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f *os.File, ob []byte, root [32]byte, blocks []block, prog *cloneProgress, limit *bandwidth.Limiter) error {
+func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f io.WriterAt, ob []byte, root [32]byte, blocks []block, prog *cloneProgress, limit *bandwidth.Limiter) error {
 	if len(blocks) == 0 {
 		return nil
 	}
@@ -484,7 +495,7 @@ func (w *writeError) Error() string { return w.err.Error() }
 
 // readBlock reads the answer to a block's range request, verifies every
 // piece of it and writes it to the store's partial file.
-func readBlock(ds *transport.DataStream, f *os.File, ob []byte, root [32]byte, b block, buf []byte) error {
+func readBlock(ds *transport.DataStream, f io.WriterAt, ob []byte, root [32]byte, b block, buf []byte) error {
 	data := buf[:b.length]
 	if err := ds.ReadRange(data); err != nil {
 		return err

@@ -200,30 +200,34 @@ func benchmarkFirstProvider(b *testing.B, n int) {
 	waitProvided(b, clients[0], bundle.Hash(), server.ID())
 	idle := idleCPU(b, time.Second)
 	b.Run("dial", func(b *testing.B) {
-		i := 0
+		var took []time.Duration
 		for b.Loop() {
 			// Another client each time, cut off from the server first.
-			c := clients[i%len(clients)]
-			i++
+			c := clients[len(took)%len(clients)]
 			c.host.Libp2p().Network().ClosePeer(server.ID())
+			start := time.Now()
 			if _, err := c.Dial(context.Background(), bundle.Hash()); err != nil {
 				b.Fatal(err)
 			}
+			took = append(took, time.Since(start))
 		}
+		reportPercentiles(b, took)
 		b.ReportMetric(idle, "idle-cpu-%")
 	})
 	// The baseline: the same dial with the server's address given, so
 	// that no lookup is needed.
 	b.Run("dial-with-address", func(b *testing.B) {
-		i := 0
+		var took []time.Duration
 		for b.Loop() {
-			c := clients[i%len(clients)]
-			i++
+			c := clients[len(took)%len(clients)]
 			c.host.Libp2p().Network().ClosePeer(server.ID())
+			start := time.Now()
 			if _, err := c.Dial(context.Background(), bundle.Hash(), Provider(server.Addrs()...)); err != nil {
 				b.Fatal(err)
 			}
+			took = append(took, time.Since(start))
 		}
+		reportPercentiles(b, took)
 	})
 	b.Run("dht-lookup", func(b *testing.B) {
 		i, queries := 0, 0
@@ -245,6 +249,18 @@ func benchmarkFirstProvider(b *testing.B, n int) {
 		})
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "lookups/s")
 	})
+}
+
+// reportPercentiles reports the median and the 99th percentile of took,
+// which a mean hides when a few dials wait on a slow peer.
+func reportPercentiles(b *testing.B, took []time.Duration) {
+	b.Helper()
+	if len(took) == 0 {
+		return
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
 }
 
 // idleCPU measures the CPU the process spends, in percent of one core, over

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // Store is a directory of objects.
@@ -130,6 +131,34 @@ func (p *Partial) Resumed() bool { return p.resumed }
 // holds its lock.
 var ErrBusy = errors.New("object is being downloaded by another clone")
 
+// ErrNoRoom is returned, wrapped, when the store's disk cannot hold what
+// is to be downloaded.
+var ErrNoRoom = errors.New("no room on disk")
+
+// CheckRoom fails with ErrNoRoom when the disk has less free space than
+// the objects not yet stored need (object digest to size), so that a clone
+// that cannot fit stops before fetching anything rather than after its
+// first datasets. Space already reserved by interrupted downloads counts
+// as theirs. Where free space cannot be read, it says nothing and Begin's
+// reservation still catches a full disk.
+func (s *Store) CheckRoom(objects map[[32]byte]int64) error {
+	var need int64
+	for digest, size := range objects {
+		if s.HasObject(digest, size) {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(s.root, partialDir, hex.EncodeToString(digest[:]))); err == nil {
+			size -= min(allocated(fi), size)
+		}
+		need += size
+	}
+	have, ok := free(s.root)
+	if ok && have < need {
+		return fmt.Errorf("store %s: %w: %d bytes to download, %d free", s.root, ErrNoRoom, need, have)
+	}
+	return nil
+}
+
 // Begin opens the partial download of an object, creating it, or reopening
 // what an interrupted download left so that its verified pieces can be kept.
 // It fails with ErrBusy while another download holds the object.
@@ -147,7 +176,7 @@ func (s *Store) Begin(digest [32]byte, size int64) (*Partial, error) {
 	resumed := statErr == nil && fi.Size() > 0
 	f, err := os.OpenFile(base, os.O_RDWR|os.O_CREATE, 0o644)
 	if err == nil {
-		err = f.Truncate(size)
+		err = s.reserve(f, size)
 	}
 	if err != nil {
 		if f != nil {
@@ -155,13 +184,44 @@ func (s *Store) Begin(digest [32]byte, size int64) (*Partial, error) {
 		}
 		unlockFile(lock)
 		lock.Close()
+		if noRoom(err) {
+			return nil, fmt.Errorf("store: %w for an object of %d bytes: %w", ErrNoRoom, size, err)
+		}
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	return &Partial{s: s, digest: digest, size: size, f: f, lock: lock, resumed: resumed}, nil
 }
 
+// reserve makes room for the whole object in f before any of it is
+// fetched. It asks the file system first, because a reservation that fails
+// may have taken every free block by then: whatever it took is given back.
+func (s *Store) reserve(f *os.File, size int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if have, ok := free(s.root); ok && have < size-allocated(fi) {
+		return fmt.Errorf("%d bytes free: %w", have, syscall.ENOSPC)
+	}
+	if err := reserve(f, size); err != nil {
+		f.Truncate(fi.Size())
+		return err
+	}
+	return nil
+}
+
 // File returns the partial file, for reading back what is there and writing pieces.
 func (p *Partial) File() *os.File { return p.f }
+
+// WriteAt writes verified bytes to the partial file. Where the space could
+// not be reserved up front, a disk that fills up fails here with ErrNoRoom.
+func (p *Partial) WriteAt(b []byte, off int64) (int, error) {
+	n, err := p.f.WriteAt(b, off)
+	if err != nil && noRoom(err) {
+		err = fmt.Errorf("store: %w: %w", ErrNoRoom, err)
+	}
+	return n, err
+}
 
 // Commit syncs the partial file and renames it into place as a complete
 // object. The caller must have verified every piece.
