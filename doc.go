@@ -150,6 +150,10 @@
 // rejects non-canonical input where a hash depends on it. The transport
 // bounds message sizes, read times and calls in flight per peer, and a
 // panicking handler costs its caller an internal error, not the process.
+// A peer that breaks the protocol (a malformed or oversized message, one
+// trickled past the message timeout) is disconnected and refused for a
+// minute (transport.Limits.BanDuration); a peer that meets a limit or
+// vanishes mid-message is not.
 // [SeedRate] bounds the bandwidth a peer gives to others cloning from it,
 // and [CloneRate] the bandwidth a clone takes.
 package papi

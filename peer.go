@@ -249,7 +249,7 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 		return nil, fmt.Errorf("papi: start peer: %w", err)
 	}
 	h.SetHandler(p.handle)
-	transport.ServeData(h.Libp2p(), p.lookupData, p.log, c.seed)
+	transport.ServeData(h, p.lookupData, c.seed)
 	return p, nil
 }
 

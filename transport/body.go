@@ -51,13 +51,16 @@ func readFrame(r *bufio.Reader, v any) error {
 		return err
 	}
 	if n > maxBodyHeader {
-		return fmt.Errorf("header of %d bytes, limit %d", n, maxBodyHeader)
+		return &protocolError{fmt.Errorf("header of %d bytes, limit %d", n, maxBodyHeader)}
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {
 		return err
 	}
-	return bodyHeaderDecoder.Unmarshal(b, v)
+	if err := bodyHeaderDecoder.Unmarshal(b, v); err != nil {
+		return &protocolError{err}
+	}
+	return nil
 }
 
 // serveBody answers one ProtocolBody stream.
@@ -69,6 +72,9 @@ func (s *server) serveBody(st network.Stream) {
 	var hdr wire.BodyHeader
 	if err := readFrame(r, &hdr); err != nil {
 		st.Reset()
+		if isOffence(err) {
+			s.h.offenders.punish(st.Conn().RemotePeer(), err)
+		}
 		return
 	}
 	from := st.Conn().RemotePeer()

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -71,19 +70,38 @@ type SeedLimits struct {
 }
 
 // ServeData answers ProtocolData streams on h from lookup.
-func ServeData(h host.Host, lookup DataLookup, log *slog.Logger, limits SeedLimits) {
+func ServeData(h *Host, lookup DataLookup, limits SeedLimits) {
 	total := bandwidth.New(limits.Total)
 	perPeer := bandwidth.NewPerKey[peer.ID](limits.PerPeer)
-	h.SetStreamHandler(ProtocolData, func(s network.Stream) {
-		mine, done := perPeer.Acquire(s.Conn().RemotePeer())
+	h.h.SetStreamHandler(ProtocolData, func(s network.Stream) {
+		from := s.Conn().RemotePeer()
+		mine, done := perPeer.Acquire(from)
 		defer done()
 		if err := serveDataStream(s, lookup, total, mine); err != nil && !errors.Is(err, io.EOF) {
-			log.Debug("papi: data stream ended", "peer", s.Conn().RemotePeer().String(), "err", err)
+			h.log.Debug("papi: data stream ended", "peer", from.String(), "err", err)
 			s.Reset()
+			if isOffence(err) {
+				h.offenders.punish(from, err)
+			}
 			return
 		}
 		s.Close()
 	})
+}
+
+// ioErrs remembers the error its reader returned, which tells a stream
+// that failed from bytes that make no varint.
+type ioErrs struct {
+	r   io.ByteReader
+	err error
+}
+
+func (b *ioErrs) ReadByte() (byte, error) {
+	c, err := b.r.ReadByte()
+	if err != nil {
+		b.err = err
+	}
+	return c, err
 }
 
 // dataConn is what serving a data stream needs of it: a narrow interface,
@@ -108,10 +126,17 @@ func serveDataStream(s dataConn, lookup DataLookup, limiters ...*bandwidth.Limit
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			return err
 		}
-		off, err1 := binary.ReadUvarint(r)
-		n, err2 := binary.ReadUvarint(r)
-		if err := errors.Join(err1, err2); err != nil {
-			return fmt.Errorf("bad data request: %w", err)
+		br := ioErrs{r: r}
+		off, err := binary.ReadUvarint(&br)
+		var n uint64
+		if err == nil {
+			n, err = binary.ReadUvarint(&br)
+		}
+		switch {
+		case err != nil && br.err != nil: // the stream ended or stalled
+			return err
+		case err != nil: // a varint past 64 bits
+			return &protocolError{fmt.Errorf("bad data request: %w", err)}
 		}
 		digest := [32]byte(hdr[1:])
 		src, ok := open[digest]
@@ -161,7 +186,7 @@ func serveDataStream(s dataConn, lookup DataLookup, limiters ...*bandwidth.Limit
 				}
 			}
 		default:
-			return fmt.Errorf("bad data request kind %d", hdr[0])
+			return &protocolError{fmt.Errorf("bad data request kind %d", hdr[0])}
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -84,6 +85,11 @@ type Limits struct {
 	// one peer on each of papi's protocols; all peers together get 8 times
 	// as much. Default 128 MiB.
 	MemoryPerPeer int64
+	// BanDuration is how long a peer that broke papi's protocols (a
+	// malformed or oversized message, or one trickled past MessageTimeout)
+	// is disconnected and refused. Default 1 minute; negative: its stream
+	// is reset but the peer is not barred.
+	BanDuration time.Duration
 }
 
 // messageOverhead is what an RPC message adds to its payload, generously.
@@ -120,6 +126,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MemoryPerPeer <= 0 {
 		l.MemoryPerPeer = 128 << 20
 	}
+	if l.BanDuration == 0 {
+		l.BanDuration = time.Minute
+	}
 	return l
 }
 
@@ -144,6 +153,7 @@ type Host struct {
 	server    *server
 	clients   clients
 	bodies    *bodyStore
+	offenders *offenders
 
 	closeOnce sync.Once
 }
@@ -179,19 +189,29 @@ func New(ctx context.Context, o Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	var hostNet atomic.Pointer[network.Network]
+	off := &offenders{ban: limits.BanDuration, log: log, until: map[peer.ID]time.Time{}, net: func() network.Network {
+		if n := hostNet.Load(); n != nil {
+			return *n
+		}
+		return nil
+	}}
 	opts := append([]libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrStrings(addrs...),
 		libp2p.ResourceManager(rm),
+		libp2p.ConnectionGater(off),
 		libp2p.UserAgent("papi"),
 	}, o.Libp2pOptions...)
 	lh, err := libp2p.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start libp2p host: %w", err)
 	}
+	n := lh.Network()
+	hostNet.Store(&n)
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	h := &Host{h: lh, log: log, limits: limits, ctx: hctx, cancel: cancel, bodies: newBodyStore()}
-	limited := &limitedHost{Host: lh, proto: ProtocolRPC, limits: limits}
+	h := &Host{h: lh, log: log, limits: limits, ctx: hctx, cancel: cancel, bodies: newBodyStore(), offenders: off}
+	limited := &limitedHost{Host: lh, proto: ProtocolRPC, limits: limits, offenders: off}
 	h.server = newServer(h)
 	h.rpcServer = rpc.NewServer(limited, ProtocolRPC, rpc.WithStreamBufferSize(0))
 	if err := h.rpcServer.RegisterName(rpcServiceName, &rpcService{s: h.server}); err != nil {

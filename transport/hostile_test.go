@@ -83,11 +83,13 @@ func TestTenThousandStreams(t *testing.T) {
 // the server answers honest callers throughout.
 func TestGarbageOnEveryProtocol(t *testing.T) {
 	server, client := pair(t, Limits{MessageTimeout: time.Second}, echo)
-	attacker := newHost(t, Limits{})
-	connect(t, attacker, server)
-	ServeData(server.Libp2p(), func([32]byte) (DataSource, error) { return nil, ErrDataNotFound }, server.log, SeedLimits{})
+	ServeData(server, func([32]byte) (DataSource, error) { return nil, ErrDataNotFound }, SeedLimits{})
 	r := rand.New(rand.NewPCG(7, 7))
 	for i := range 60 {
+		// A new attacker each time: garbage that breaks a protocol gets
+		// the last one barred.
+		attacker := newHost(t, Limits{})
+		connect(t, attacker, server)
 		proto := []protocol.ID{ProtocolRPC, ProtocolBody, ProtocolData}[i%3]
 		s, err := attacker.Libp2p().NewStream(t.Context(), server.ID(), proto)
 		if err != nil {
@@ -107,11 +109,6 @@ func TestGarbageOnEveryProtocol(t *testing.T) {
 			}
 		}
 	}
-}
-
-func isTimeout(err error) bool {
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
 }
 
 func TestTooManyCallsFromAllPeers(t *testing.T) {

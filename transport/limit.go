@@ -2,6 +2,8 @@ package transport
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -22,6 +24,7 @@ type limitedStream struct {
 	scan           msgpackScanner
 	messageTimeout time.Duration
 	inMessage      bool
+	offenders      *offenders
 }
 
 func (s *limitedStream) Read(p []byte) (int, error) {
@@ -38,6 +41,7 @@ func (s *limitedStream) Read(p []byte) (int, error) {
 	if n > 0 {
 		if _, serr := s.scan.feed(p[:n]); serr != nil {
 			s.Stream.Reset()
+			s.offenders.punish(s.Conn().RemotePeer(), serr)
 			return 0, serr
 		}
 		switch {
@@ -49,15 +53,25 @@ func (s *limitedStream) Read(p []byte) (int, error) {
 			s.Stream.SetReadDeadline(time.Time{})
 		}
 	}
+	if err != nil && s.inMessage && isTimeout(err) {
+		s.offenders.punish(s.Conn().RemotePeer(), fmt.Errorf("message not whole within %v: %w", s.messageTimeout, err))
+	}
 	return n, err
+}
+
+// isTimeout reports whether err is a deadline that passed.
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
 }
 
 // limitedHost is the host.Host gorpc is given: it wraps the streams of one
 // protocol, inbound and outbound, in limitedStream.
 type limitedHost struct {
 	host.Host
-	proto  protocol.ID
-	limits Limits
+	proto     protocol.ID
+	limits    Limits
+	offenders *offenders
 }
 
 func (h *limitedHost) wrap(s network.Stream) network.Stream {
@@ -65,6 +79,7 @@ func (h *limitedHost) wrap(s network.Stream) network.Stream {
 		Stream:         s,
 		scan:           msgpackScanner{max: int64(h.limits.MaxInlineMessage) + messageOverhead},
 		messageTimeout: h.limits.MessageTimeout,
+		offenders:      h.offenders,
 	}
 }
 
