@@ -41,7 +41,7 @@ func (s *limitedStream) Read(p []byte) (int, error) {
 	if n > 0 {
 		if _, serr := s.scan.feed(p[:n]); serr != nil {
 			s.Stream.Reset()
-			s.offenders.punish(s.Conn().RemotePeer(), serr)
+			s.offend(serr)
 			return 0, serr
 		}
 		switch {
@@ -54,9 +54,18 @@ func (s *limitedStream) Read(p []byte) (int, error) {
 		}
 	}
 	if err != nil && s.inMessage && isTimeout(err) {
-		s.offenders.punish(s.Conn().RemotePeer(), fmt.Errorf("message not whole within %v: %w", s.messageTimeout, err))
+		s.offend(fmt.Errorf("message not whole within %v: %w", s.messageTimeout, err))
 	}
 	return n, err
+}
+
+// offend bars the peer on the other end of a session it opened. A session
+// this host opened failing is the caller's loss, not an attack on it; and a
+// server configured for larger messages than this caller's is no offender.
+func (s *limitedStream) offend(err error) {
+	if s.Stat().Direction == network.DirInbound {
+		s.offenders.punish(s.Conn().RemotePeer(), err)
+	}
 }
 
 // isTimeout reports whether err is a deadline that passed.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"strconv"
 	"testing"
 	"time"
 
@@ -133,5 +134,22 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("after %v: not yet: %s", d, what)
 		}
+	}
+}
+
+// TestCallerDoesNotBarItsServer: a server configured for larger inline
+// messages than its caller sends a reply the caller cannot take. The call
+// fails, but the caller, which opened the session, bars no one: the next
+// call to the same server goes through.
+func TestCallerDoesNotBarItsServer(t *testing.T) {
+	server := newHost(t, Limits{MaxInlineMessage: 4 << 20})
+	server.SetHandler(echo)
+	client := newHost(t, Limits{BanDuration: time.Hour})
+	connect(t, client, server)
+	if _, err := client.Call(t.Context(), server.ID(), "t", "big", []byte(strconv.Itoa(2<<20))); err == nil {
+		t.Fatal("a 2 MiB inline reply got past a 1 MiB limit")
+	}
+	if out, err := client.Call(t.Context(), server.ID(), "t", "echo", []byte("next")); err != nil || string(out) != "next" {
+		t.Fatalf("next call to the same server: %q, %v", out, err)
 	}
 }
