@@ -148,8 +148,9 @@
 // is used; a peer whose answer does not verify is dropped. Every decoder of
 // bytes from the network has limits on size, depth and element counts and
 // rejects non-canonical input where a hash depends on it. The transport
-// bounds message sizes, read times and calls in flight per peer, and a
-// panicking handler costs its caller an internal error, not the process.
+// bounds message sizes, read times, and the calls in flight and the
+// request bytes they hold, per peer and in all; a panicking handler costs
+// its caller an internal error, not the process.
 // A peer that breaks the protocol (a malformed or oversized message, one
 // trickled past the message timeout) is disconnected and refused for a
 // minute (transport.Limits.BanDuration); a peer that meets a limit or

@@ -105,6 +105,12 @@ func (s *server) serveBody(st network.Stream) {
 		reply(errResponse(codes.ResourceExhausted, "request of %d bytes, limit %d", hdr.Size, limits.MaxRequestBytes))
 		return
 	}
+	release, refused := s.holdRequest(from, hdr.Size)
+	if refused != nil {
+		reply(refused)
+		return
+	}
+	defer release()
 	st.SetReadDeadline(time.Now().Add(limits.bodyTimeout(hdr.Size)))
 	payload := make([]byte, hdr.Size)
 	if _, err := io.ReadFull(r, payload); err != nil {

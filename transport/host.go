@@ -68,6 +68,14 @@ type Limits struct {
 	// MaxCalls bounds the calls in flight from all peers together, so that
 	// many peers at once cannot exhaust the host either. Default 4096.
 	MaxCalls int
+	// MaxRequestMemoryPerPeer bounds the request payloads one peer's calls
+	// in flight hold in memory; past it a call fails with
+	// ResourceExhausted before its payload is read. Default 256 MiB, and
+	// never less than MaxRequestBytes.
+	MaxRequestMemoryPerPeer int64
+	// MaxRequestMemory bounds the request payloads all calls in flight hold
+	// together. Default 1 GiB, and never less than MaxRequestMemoryPerPeer.
+	MaxRequestMemory int64
 	// ConnsPerPeer bounds the connections one remote peer may hold
 	// (libp2p resource manager). Default 8.
 	ConnsPerPeer int
@@ -111,6 +119,14 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxCalls <= 0 {
 		l.MaxCalls = 4096
 	}
+	if l.MaxRequestMemoryPerPeer <= 0 {
+		l.MaxRequestMemoryPerPeer = 256 << 20
+	}
+	l.MaxRequestMemoryPerPeer = max(l.MaxRequestMemoryPerPeer, l.MaxRequestBytes)
+	if l.MaxRequestMemory <= 0 {
+		l.MaxRequestMemory = 1 << 30
+	}
+	l.MaxRequestMemory = max(l.MaxRequestMemory, l.MaxRequestMemoryPerPeer)
 	if l.ConnsPerPeer <= 0 {
 		l.ConnsPerPeer = 8
 	}

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	rpc "github.com/libp2p/go-libp2p-gorpc"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/papi-dev/papi/internal/wire"
 	"github.com/ugorji/go/codec"
 )
 
@@ -35,6 +37,7 @@ func BenchmarkUnderAttack(b *testing.B) {
 		{"10k-streams", attackStreams},
 		{"4GiB-prefix", attackHugePrefix},
 		{"slowloris", attackTrickle},
+		{"64MiB-requests", attackLargeRequests},
 	}
 	for _, a := range attacks {
 		b.Run(a.name, func(b *testing.B) {
@@ -220,4 +223,30 @@ func attackTrickle(ctx context.Context, a *attackers) {
 		})
 	}
 	wg.Wait()
+}
+
+// attackLargeRequests opens 16 body streams, each announcing a request of
+// the largest size allowed, sends a MiB of each and stalls: the request
+// memory budget admits as many as fit and refuses the rest.
+func attackLargeRequests(ctx context.Context, a *attackers) {
+	var held []network.Stream
+	chunk := make([]byte, 1<<20)
+	for range 16 {
+		s, err := a.open(ctx, ProtocolBody)
+		if err != nil {
+			return
+		}
+		// A refused request is not read: its writes stall, so give up on
+		// them rather than wait.
+		s.SetWriteDeadline(time.Now().Add(time.Second))
+		w := bufio.NewWriter(s)
+		writeFrame(w, wire.BodyHeader{Target: "t", Method: "echo", Size: 64 << 20})
+		w.Write(chunk)
+		w.Flush()
+		held = append(held, s)
+	}
+	<-ctx.Done()
+	for _, s := range held {
+		s.Reset()
+	}
 }

@@ -52,12 +52,43 @@ type server struct {
 	draining atomic.Bool
 	inflight sync.WaitGroup
 
-	mu      sync.Mutex
-	perPeer map[peer.ID]int
-	total   int
+	mu           sync.Mutex
+	perPeer      map[peer.ID]int
+	total        int
+	bytesPerPeer map[peer.ID]int64
+	bytesTotal   int64
 }
 
-func newServer(h *Host) *server { return &server{h: h, perPeer: map[peer.ID]int{}} }
+func newServer(h *Host) *server {
+	return &server{h: h, perPeer: map[peer.ID]int{}, bytesPerPeer: map[peer.ID]int64{}}
+}
+
+// holdRequest accounts for n bytes of request payload that a call of p's
+// holds while it runs, against MaxRequestMemoryPerPeer and
+// MaxRequestMemory. Like the count of calls, it refuses rather than waits:
+// an honest caller retries, and waiting would let a peer park memory in
+// the queue. release gives the bytes back.
+func (s *server) holdRequest(p peer.ID, n int64) (release func(), refused *Response) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.h.limits
+	if s.bytesPerPeer[p]+n > l.MaxRequestMemoryPerPeer {
+		return nil, errResponse(codes.ResourceExhausted, "requests in flight from this peer would hold more than %d bytes", l.MaxRequestMemoryPerPeer)
+	}
+	if s.bytesTotal+n > l.MaxRequestMemory {
+		return nil, errResponse(codes.ResourceExhausted, "requests in flight would hold more than %d bytes", l.MaxRequestMemory)
+	}
+	s.bytesPerPeer[p] += n
+	s.bytesTotal += n
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.bytesTotal -= n
+		if s.bytesPerPeer[p] -= n; s.bytesPerPeer[p] == 0 {
+			delete(s.bytesPerPeer, p)
+		}
+	}, nil
+}
 
 // SetHandler sets the function that answers every call; until it is set,
 // calls are answered Unimplemented.
@@ -185,8 +216,12 @@ func (r *rpcService) Session(ctx context.Context, in <-chan *wire.Call, out chan
 				mu.Unlock()
 				cancel()
 			}()
-			req := &Request{Peer: from, Target: msg.Target, Method: msg.Method, Payload: msg.Payload}
-			resp := r.s.run(callCtx, req, time.Duration(msg.Timeout))
+			release, resp := r.s.holdRequest(from, int64(len(msg.Payload)))
+			if resp == nil {
+				req := &Request{Peer: from, Target: msg.Target, Method: msg.Method, Payload: msg.Payload}
+				resp = r.s.run(callCtx, req, time.Duration(msg.Timeout))
+				release()
+			}
 			reply := &wire.Reply{ID: msg.ID, Code: uint32(resp.Code), Message: resp.Message}
 			if len(resp.Payload) > r.s.h.limits.MaxInlineMessage {
 				reply.Token, reply.Size = r.s.h.bodies.put(from, resp.Payload), int64(len(resp.Payload))

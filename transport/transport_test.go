@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -334,6 +335,62 @@ func TestTooManyCallsFromOnePeer(t *testing.T) {
 	wg.Wait()
 	if _, err := client.Call(t.Context(), server.ID(), "t", "echo", nil); err != nil {
 		t.Fatalf("after the others finished: %v", err)
+	}
+}
+
+// TestRequestMemoryIsBounded holds large requests in flight until one
+// peer, then all peers, reach their byte budget: the next large request is
+// refused before its payload is read, small calls still fit, and the bytes
+// come back when the calls end.
+func TestRequestMemoryIsBounded(t *testing.T) {
+	const mib = 1 << 20
+	release := make(chan struct{})
+	var running atomic.Int32
+	limits := Limits{MaxRequestBytes: 4 * mib, MaxRequestMemoryPerPeer: 10 * mib, MaxRequestMemory: 14 * mib}
+	server, a := pair(t, limits, func(ctx context.Context, req *Request) *Response {
+		if req.Method == "hold" {
+			running.Add(1)
+			<-release
+		}
+		return &Response{Payload: []byte(strconv.Itoa(len(req.Payload)))}
+	})
+	b, c := newHost(t, limits), newHost(t, limits)
+	connect(t, b, server)
+	connect(t, c, server)
+	big := make([]byte, 4*mib)
+	var wg sync.WaitGroup
+	hold := func(from *Host, want int32) {
+		wg.Go(func() {
+			if out, err := from.Call(t.Context(), server.ID(), "t", "hold", big); err != nil || string(out) != strconv.Itoa(len(big)) {
+				t.Errorf("held call: %q, %v", out, err)
+			}
+		})
+		for running.Load() < want {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	refused := func(from *Host, want string) {
+		t.Helper()
+		_, err := from.Call(t.Context(), server.ID(), "t", "len", big)
+		var re *RemoteError
+		if !errors.As(err, &re) || re.Code != codes.ResourceExhausted || !strings.Contains(re.Message, want) {
+			t.Fatalf("request past the budget: %v, want ResourceExhausted naming %q", err, want)
+		}
+	}
+	hold(a, 1)
+	hold(a, 2) // a holds 8 MiB of its 10
+	refused(a, "from this peer")
+	if out, err := a.Call(t.Context(), server.ID(), "t", "len", []byte("small")); err != nil || string(out) != "5" {
+		t.Fatalf("a small call within the budget: %q, %v", out, err)
+	}
+	hold(b, 3) // 12 MiB of 14 held in all
+	refused(c, "would hold more than")
+	close(release)
+	wg.Wait()
+	for _, h := range []*Host{a, b, c} {
+		if out, err := h.Call(t.Context(), server.ID(), "t", "len", big); err != nil || string(out) != strconv.Itoa(len(big)) {
+			t.Fatalf("large call once the others ended: %q, %v", out, err)
+		}
 	}
 }
 
