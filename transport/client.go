@@ -208,6 +208,12 @@ func (h *Host) Call(ctx context.Context, p peer.ID, target, method string, paylo
 	}
 	select {
 	case r := <-ch:
+		if r.Code != uint32(codes.OK) && ctx.Err() != nil {
+			// The answer and the caller's deadline came together: the
+			// server's error is most likely that deadline, carried over,
+			// and the caller's own is the one it can test for.
+			return nil, ctx.Err()
+		}
 		return h.reply(ctx, p, r)
 	case <-s.done:
 		return nil, s.err
