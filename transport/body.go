@@ -230,6 +230,9 @@ func (h *Host) bodyCall(ctx context.Context, p peer.ID, hdr wire.BodyHeader, pay
 		return nil, h.streamErr(ctx, err)
 	}
 	if rep.Code != uint32(codes.OK) {
+		if err := deadlinePassed(ctx); err != nil {
+			return nil, err
+		}
 		return nil, &RemoteError{Code: codes.Code(rep.Code), Message: rep.Message, Payload: body}
 	}
 	return body, nil

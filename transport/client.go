@@ -208,11 +208,10 @@ func (h *Host) Call(ctx context.Context, p peer.ID, target, method string, paylo
 	}
 	select {
 	case r := <-ch:
-		if r.Code != uint32(codes.OK) && ctx.Err() != nil {
-			// The answer and the caller's deadline came together: the
-			// server's error is most likely that deadline, carried over,
-			// and the caller's own is the one it can test for.
-			return nil, ctx.Err()
+		if r.Code != uint32(codes.OK) {
+			if err := deadlinePassed(ctx); err != nil {
+				return nil, err
+			}
 		}
 		return h.reply(ctx, p, r)
 	case <-s.done:
@@ -223,6 +222,21 @@ func (h *Host) Call(ctx context.Context, p peer.ID, target, method string, paylo
 		go s.send(context.Background(), &wire.Call{ID: id, Kind: wire.KindCancel})
 		return nil, ctx.Err()
 	}
+}
+
+// deadlinePassed returns the caller's context error once its deadline has
+// passed by the clock, even before the context's timer fires: an error
+// answer that comes with it is most likely the server's deadline, carried
+// over and fired first under load, and the caller's own error is the one it
+// can test for.
+func deadlinePassed(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 func (h *Host) reply(ctx context.Context, p peer.ID, r *wire.Reply) ([]byte, error) {
