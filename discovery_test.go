@@ -199,36 +199,28 @@ func benchmarkFirstProvider(b *testing.B, n int) {
 	clients := slices.Concat(peers[:n/3], peers[n/3+1:])
 	waitProvided(b, clients[0], bundle.Hash(), server.ID())
 	idle := settle(b)
-	b.Run("dial", func(b *testing.B) {
+	// Another client each time, cut off from the server first, so that
+	// every dial finds and connects afresh.
+	dials := func(b *testing.B, opts ...DialOption) {
 		var took []time.Duration
 		for b.Loop() {
-			// Another client each time, cut off from the server first.
 			c := clients[len(took)%len(clients)]
 			c.host.Libp2p().Network().ClosePeer(server.ID())
 			start := time.Now()
-			if _, err := c.Dial(context.Background(), bundle.Hash()); err != nil {
+			if _, err := c.Dial(context.Background(), bundle.Hash(), opts...); err != nil {
 				b.Fatal(err)
 			}
 			took = append(took, time.Since(start))
 		}
 		reportPercentiles(b, took)
+	}
+	b.Run("dial", func(b *testing.B) {
+		dials(b)
 		b.ReportMetric(idle, "idle-cpu-%")
 	})
 	// The baseline: the same dial with the server's address given, so
 	// that no lookup is needed.
-	b.Run("dial-with-address", func(b *testing.B) {
-		var took []time.Duration
-		for b.Loop() {
-			c := clients[len(took)%len(clients)]
-			c.host.Libp2p().Network().ClosePeer(server.ID())
-			start := time.Now()
-			if _, err := c.Dial(context.Background(), bundle.Hash(), Provider(server.Addrs()...)); err != nil {
-				b.Fatal(err)
-			}
-			took = append(took, time.Since(start))
-		}
-		reportPercentiles(b, took)
-	})
+	b.Run("dial-with-address", func(b *testing.B) { dials(b, Provider(server.Addrs()...)) })
 	b.Run("dht-lookup", func(b *testing.B) {
 		i, queries := 0, 0
 		for b.Loop() {

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"math/rand/v2"
 	"runtime"
@@ -12,11 +11,9 @@ import (
 	"testing"
 	"time"
 
-	rpc "github.com/libp2p/go-libp2p-gorpc"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/papi-dev/papi/internal/wire"
-	"github.com/ugorji/go/codec"
 )
 
 // BenchmarkUnderAttack measures what honest callers see while a hostile
@@ -137,9 +134,7 @@ func (a *attackers) session(ctx context.Context) (network.Stream, error) {
 	if err != nil {
 		return nil, err
 	}
-	var hdr bytes.Buffer
-	codec.NewEncoder(&hdr, &codec.MsgpackHandle{}).Encode(rpc.ServiceID{Name: rpcServiceName, Method: "Session"})
-	if _, err := s.Write(hdr.Bytes()); err != nil {
+	if _, err := s.Write(sessionHeader()); err != nil {
 		s.Reset()
 		return nil, err
 	}

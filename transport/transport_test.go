@@ -394,6 +394,13 @@ func TestRequestMemoryIsBounded(t *testing.T) {
 	}
 }
 
+// sessionHeader is what gorpc sends first on a session stream.
+func sessionHeader() []byte {
+	var hdr bytes.Buffer
+	codec.NewEncoder(&hdr, &codec.MsgpackHandle{}).Encode(rpc.ServiceID{Name: rpcServiceName, Method: "Session"})
+	return hdr.Bytes()
+}
+
 // rawSession opens a ProtocolRPC stream by hand and sends gorpc's header,
 // as a hostile peer would before misbehaving.
 func rawSession(t testing.TB, from, to *Host) io.ReadWriteCloser {
@@ -402,9 +409,7 @@ func rawSession(t testing.TB, from, to *Host) io.ReadWriteCloser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var hdr bytes.Buffer
-	codec.NewEncoder(&hdr, &codec.MsgpackHandle{}).Encode(rpc.ServiceID{Name: rpcServiceName, Method: "Session"})
-	if _, err := s.Write(hdr.Bytes()); err != nil {
+	if _, err := s.Write(sessionHeader()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Reset() })

@@ -52,6 +52,12 @@ func (s *Store) ObjectPath(digest [32]byte) string {
 	return filepath.Join(s.root, objectsDir, hex.EncodeToString(digest[:]))
 }
 
+// partialPath is where the download of the object with that digest is kept
+// until it is complete.
+func (s *Store) partialPath(digest [32]byte) string {
+	return filepath.Join(s.root, partialDir, hex.EncodeToString(digest[:]))
+}
+
 // HasObject reports whether a complete object with that digest and size is
 // stored. The bytes are not re-hashed: objects are only ever renamed into
 // place after verification.
@@ -147,7 +153,7 @@ func (s *Store) CheckRoom(objects map[[32]byte]int64) error {
 		if s.HasObject(digest, size) {
 			continue
 		}
-		if fi, err := os.Stat(filepath.Join(s.root, partialDir, hex.EncodeToString(digest[:]))); err == nil {
+		if fi, err := os.Stat(s.partialPath(digest)); err == nil {
 			size -= min(allocated(fi), size)
 		}
 		need += size
@@ -163,7 +169,7 @@ func (s *Store) CheckRoom(objects map[[32]byte]int64) error {
 // what an interrupted download left so that its verified pieces can be kept.
 // It fails with ErrBusy while another download holds the object.
 func (s *Store) Begin(digest [32]byte, size int64) (*Partial, error) {
-	base := filepath.Join(s.root, partialDir, hex.EncodeToString(digest[:]))
+	base := s.partialPath(digest)
 	lock, err := os.OpenFile(base+".lock", os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -203,7 +209,7 @@ func (s *Store) reserve(f *os.File, size int64) error {
 	if have, ok := free(s.root); ok && have < size-allocated(fi) {
 		return fmt.Errorf("%d bytes free: %w", have, syscall.ENOSPC)
 	}
-	if err := reserve(f, size); err != nil {
+	if err := allocate(f, size); err != nil {
 		f.Truncate(fi.Size())
 		return err
 	}

@@ -1,9 +1,0 @@
-//go:build !linux
-
-package store
-
-import "os"
-
-// reserve sets the partial file's size; without fallocate the blocks are
-// allocated as pieces are written, and a full disk shows up as a write error.
-func reserve(f *os.File, size int64) error { return f.Truncate(size) }
