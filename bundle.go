@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/papi-dev/papi/internal/canon"
+	"github.com/papi-dev/papi/internal/guestabi"
 	"github.com/papi-dev/papi/internal/spec"
 	"lukechampine.com/blake3"
 )
@@ -35,7 +36,8 @@ type Bundle struct {
 	manifestBytes []byte
 	hash          Hash
 
-	api *API // the handlers, when the bundle was made from an API in this process
+	api  *API     // the handlers, when the bundle was made from an API in this process
+	code *Dataset // the handlers as a WebAssembly module, when the bundle carries them
 
 	signatures []signature // by publishers, over hash; not part of what is hashed
 }
@@ -50,6 +52,17 @@ type manifest struct {
 	Spec     []byte          `cbor:"spec"`
 	Datasets []manifestEntry `cbor:"datasets,omitempty"`
 	Parent   []byte          `cbor:"parent,omitempty"`
+	Code     *manifestCode   `cbor:"code,omitempty"`
+}
+
+// manifestCode names the bundle's handlers: a WebAssembly module, by hash,
+// and the version of the contract between module and host it was built for.
+// A bundle without code has no such entry, so its hash is what it was
+// before bundles could carry code.
+type manifestCode struct {
+	Hash []byte `cbor:"hash"`
+	Size uint64 `cbor:"size"`
+	ABI  uint64 `cbor:"abi"`
 }
 
 type manifestEntry struct {
@@ -63,6 +76,7 @@ const (
 	maxManifestBytes = 1 << 20
 	maxSpecBytes     = 8 << 20
 	maxDatasets      = 1024
+	maxCodeBytes     = 1 << 30 // what a manifest may claim; Sandbox limits what a peer runs
 )
 
 var (
@@ -70,8 +84,8 @@ var (
 	specDecoder     = canon.NewDecoder(canon.Limits{MaxBytes: maxSpecBytes, MaxDepth: 200, MaxElements: 1 << 16})
 )
 
-func newBundle(s *spec.Spec, specBytes []byte, datasets []*Dataset, parent Hash, api *API) (*Bundle, error) {
-	b := &Bundle{spec: s, specBytes: specBytes, apiHash: hashBytes(codecCBOR, specBytes), parent: parent, api: api}
+func newBundle(s *spec.Spec, specBytes []byte, datasets []*Dataset, parent Hash, api *API, code *Dataset) (*Bundle, error) {
+	b := &Bundle{spec: s, specBytes: specBytes, apiHash: hashBytes(codecCBOR, specBytes), parent: parent, api: api, code: code}
 	b.datasets = slices.Clone(datasets)
 	slices.SortFunc(b.datasets, func(x, y *Dataset) int { return strings.Compare(x.name, y.name) })
 	if len(b.datasets) > maxDatasets {
@@ -89,6 +103,12 @@ func newBundle(s *spec.Spec, specBytes []byte, datasets []*Dataset, parent Hash,
 	}
 	if !parent.IsZero() {
 		m.Parent = digestSlice(parent)
+	}
+	if code != nil {
+		if code.err != nil {
+			return nil, code.err
+		}
+		m.Code = &manifestCode{Hash: slices.Clone(code.digest[:]), Size: uint64(code.size), ABI: guestabi.Version}
 	}
 	mb, err := canon.Marshal(m)
 	if err != nil {
@@ -147,7 +167,7 @@ func (b *Bundle) WithData(datasets ...*Dataset) (*Bundle, error) {
 			merged = append(merged, d)
 		}
 	}
-	return newBundle(b.spec, b.specBytes, merged, b.hash, b.api)
+	return newBundle(b.spec, b.specBytes, merged, b.hash, b.api, b.code)
 }
 
 // File names of a bundle directory.
@@ -155,12 +175,15 @@ const (
 	manifestFile = "manifest.cbor"
 	specFile     = "spec.cbor"
 	sigFile      = "signatures.cbor"
+	codeFile     = "code.wasm"
 	dataDir      = "data"
 )
 
 // WriteDir writes the bundle to dir: manifest.cbor, spec.cbor, one file per
-// dataset under data/ and, if the bundle is signed, signatures.cbor. Files are written under temporary names and renamed, so
-// a crash leaves no half-written file under a final name.
+// dataset under data/, code.wasm if the bundle carries its handlers and, if
+// it is signed, signatures.cbor. Files are written under temporary names and
+// renamed, so a crash leaves no half-written file under a final name; they
+// are readable by all (0644), as a bundle is for sharing.
 func (b *Bundle) WriteDir(dir string) error {
 	if err := os.MkdirAll(filepath.Join(dir, dataDir), 0o755); err != nil {
 		return fmt.Errorf("write bundle: %w", err)
@@ -177,6 +200,20 @@ func (b *Bundle) WriteDir(dir string) error {
 		})
 		if err != nil {
 			return fmt.Errorf("write bundle: dataset %s: %w", d.name, err)
+		}
+	}
+	if b.code != nil {
+		err := writeFileAtomic(filepath.Join(dir, codeFile), func(w io.Writer) error {
+			r, err := b.code.Open()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			_, err = io.Copy(w, r)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("write bundle: code: %w", err)
 		}
 	}
 	if err := writeSignatures(dir, b.signatures); err != nil {
@@ -244,7 +281,14 @@ func OpenBundle(dir string) (*Bundle, error) {
 		}
 		datasets = append(datasets, d)
 	}
-	b, err := bundleFromManifest(m, mb, s, sb, datasets)
+	var code *Dataset
+	if m.Code != nil {
+		code = DataFile(codeFile, filepath.Join(dir, codeFile))
+		if err := code.matches(m.Code.entry()); err != nil {
+			return nil, fmt.Errorf("open bundle %s: %w", dir, err)
+		}
+	}
+	b, err := bundleFromManifest(m, mb, s, sb, datasets, code)
 	if err != nil {
 		return nil, err
 	}
@@ -252,6 +296,12 @@ func OpenBundle(dir string) (*Bundle, error) {
 		return nil, fmt.Errorf("open bundle %s: %w", dir, err)
 	}
 	return b, nil
+}
+
+// entry describes the module as the store and the data protocol see it: one
+// more object, fetched and verified as datasets are.
+func (c *manifestCode) entry() manifestEntry {
+	return manifestEntry{Name: codeFile, Hash: c.Hash, Size: c.Size}
 }
 
 // writeSignatures keeps a bundle's signatures beside it, so that a bundle
@@ -296,12 +346,12 @@ func readSignatures(dir string, h Hash) ([]signature, error) {
 
 // bundleFromManifest assembles a bundle from parts that were verified against
 // manifest m, and checks that the result hashes to the manifest's bytes.
-func bundleFromManifest(m *manifest, mb []byte, s *spec.Spec, sb []byte, datasets []*Dataset) (*Bundle, error) {
+func bundleFromManifest(m *manifest, mb []byte, s *spec.Spec, sb []byte, datasets []*Dataset, code *Dataset) (*Bundle, error) {
 	var parent Hash
 	if m.Parent != nil {
 		parent = newHash(codecCBOR, [32]byte(m.Parent))
 	}
-	b, err := newBundle(s, sb, datasets, parent, nil)
+	b, err := newBundle(s, sb, datasets, parent, nil, code)
 	if err != nil {
 		return nil, err
 	}
@@ -355,6 +405,16 @@ func decodeManifest(b []byte) (*manifest, error) {
 	if m.Parent != nil && len(m.Parent) != 32 {
 		return nil, errorf(ErrMalformed, "manifest: parent hash of %d bytes, want 32", len(m.Parent))
 	}
+	if c := m.Code; c != nil {
+		switch {
+		case len(c.Hash) != 32:
+			return nil, errorf(ErrMalformed, "manifest: code hash of %d bytes, want 32", len(c.Hash))
+		case c.Size == 0 || c.Size > maxCodeBytes:
+			return nil, errorf(ErrMalformed, "manifest: code of %d bytes out of range", c.Size)
+		case c.ABI != guestabi.Version:
+			return nil, errorf(ErrMalformed, "manifest: code for module contract %d, this version runs %d", c.ABI, guestabi.Version)
+		}
+	}
 	for i, e := range m.Datasets {
 		if err := checkDatasetName(e.Name); err != nil {
 			return nil, errorf(ErrMalformed, "manifest: %w", err)
@@ -393,7 +453,7 @@ var streamMagic = []byte("papi-bundle\x00\x01")
 
 // WriteTo writes the bundle as one byte stream: a magic string, the manifest
 // and the spec, each behind its length as a uvarint, then every dataset's
-// bytes in manifest order. ReadBundle reads it back.
+// bytes in manifest order, then the code's, if any. ReadBundle reads it back.
 func (b *Bundle) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
 	bw := bufio.NewWriterSize(cw, 1<<20)
@@ -402,7 +462,11 @@ func (b *Bundle) WriteTo(w io.Writer) (int64, error) {
 		bw.Write(binary.AppendUvarint(nil, uint64(len(part))))
 		bw.Write(part)
 	}
-	for _, d := range b.datasets {
+	parts := b.datasets
+	if b.code != nil {
+		parts = append(slices.Clone(parts), b.code)
+	}
+	for _, d := range parts {
 		r, err := d.Open()
 		if err != nil {
 			return cw.n, fmt.Errorf("write bundle: %w", err)
@@ -462,8 +526,12 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 		return nil, fmt.Errorf("read bundle: %w", err)
 	}
 	var total uint64
-	datasets := make([]*Dataset, 0, len(m.Datasets))
-	for _, e := range m.Datasets {
+	datasets := make([]*Dataset, 0, len(m.Datasets)+1)
+	entries := m.Datasets
+	if m.Code != nil {
+		entries = append(slices.Clone(entries), m.Code.entry())
+	}
+	for _, e := range entries {
 		if total += e.Size; total > MaxReadBundleBytes {
 			return nil, errorf(ErrTooLarge, "read bundle: datasets over %d bytes; use OpenBundle", MaxReadBundleBytes)
 		}
@@ -478,7 +546,11 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 		}
 		datasets = append(datasets, d)
 	}
-	return bundleFromManifest(m, mb, s, sb, datasets)
+	var code *Dataset
+	if m.Code != nil {
+		code, datasets = datasets[len(datasets)-1], datasets[:len(datasets)-1]
+	}
+	return bundleFromManifest(m, mb, s, sb, datasets, code)
 }
 
 func readPart(br *bufio.Reader, limit uint64) ([]byte, error) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,19 +110,24 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, 
 	if st.HasBundle(name) {
 		return openStored(st, name)
 	}
+	// The code is one more object, fetched and verified as a dataset is.
+	objectsToFetch := first.manifest.Datasets
+	if c := first.manifest.Code; c != nil {
+		objectsToFetch = append(slices.Clone(objectsToFetch), c.entry())
+	}
 	prog := &cloneProgress{report: c.progress, p: Progress{Hash: first.bundle, Providers: len(same)}}
-	for _, e := range first.manifest.Datasets {
+	for _, e := range objectsToFetch {
 		prog.p.Total += int64(e.Size)
 	}
-	objects := make(map[[32]byte]int64, len(first.manifest.Datasets))
-	for _, e := range first.manifest.Datasets {
+	objects := make(map[[32]byte]int64, len(objectsToFetch))
+	for _, e := range objectsToFetch {
 		objects[[32]byte(e.Hash)] = int64(e.Size)
 	}
 	if err := st.CheckRoom(objects); err != nil {
 		return nil, fmt.Errorf("papi: clone %s: %w", first.bundle, errorf(ErrTooLarge, "%w", err))
 	}
 	limit := bandwidth.New(c.rate) // one limit over every dataset and provider
-	for _, e := range first.manifest.Datasets {
+	for _, e := range objectsToFetch {
 		if err := p.fetchDataset(ctx, st, same, e, prog, limit); err != nil {
 			if errors.Is(err, store.ErrNoRoom) {
 				err = errorf(ErrTooLarge, "%w", err)
@@ -135,6 +141,11 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, 
 		}
 		for _, e := range first.manifest.Datasets {
 			if err := st.LinkObject([32]byte(e.Hash), filepath.Join(dir, dataDir, e.Name)); err != nil {
+				return err
+			}
+		}
+		if c := first.manifest.Code; c != nil {
+			if err := st.LinkObject([32]byte(c.Hash), filepath.Join(dir, codeFile)); err != nil {
 				return err
 			}
 		}
@@ -183,7 +194,16 @@ func openStored(st *store.Store, name string) (*Bundle, error) {
 		}
 		datasets = append(datasets, &Dataset{name: e.Name, path: path, size: int64(e.Size), digest: [32]byte(e.Hash)})
 	}
-	b, err := bundleFromManifest(m, mb, s, sb, datasets)
+	var code *Dataset
+	if c := m.Code; c != nil {
+		path := filepath.Join(dir, codeFile)
+		fi, err := os.Stat(path)
+		if err != nil || fi.Size() != int64(c.Size) {
+			return nil, errorf(ErrHashMismatch, "stored bundle %s: code is missing or has the wrong size", name)
+		}
+		code = &Dataset{name: codeFile, path: path, size: int64(c.Size), digest: [32]byte(c.Hash)}
+	}
+	b, err := bundleFromManifest(m, mb, s, sb, datasets, code)
 	if err != nil {
 		return nil, fmt.Errorf("papi: stored bundle %s: %w", name, err)
 	}

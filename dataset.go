@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/papi-dev/papi/internal/canon"
+	"github.com/papi-dev/papi/internal/datactx"
 	"lukechampine.com/blake3"
 )
 
@@ -277,34 +278,72 @@ func Load[T any](ctx context.Context, name string) (T, error) {
 	if b == nil {
 		return zero, Errorf(CodeInternal, "papi.Load %s: no bundle in context (call it from a handler)", name)
 	}
-	d, ok := b.Dataset(name)
-	if !ok {
-		return zero, Errorf(CodeNotFound, "bundle %s has no dataset %q", b.Hash(), name)
+	v, err := bundleData{b}.Load(name, reflect.TypeFor[T]())
+	if err != nil {
+		return zero, err
 	}
-	t := reflect.TypeFor[T]()
-	dv, _ := d.decoded.LoadOrStore(t, &decodedValue{})
+	return v.Interface().(T), nil
+}
+
+// bundleData gives handlers written against package guest the datasets of
+// the bundle they serve, natively as in a module.
+type bundleData struct{ b *Bundle }
+
+func (d bundleData) dataset(name string) (*Dataset, error) {
+	ds, ok := d.b.Dataset(name)
+	if !ok {
+		return nil, Errorf(CodeNotFound, "bundle %s has no dataset %q", d.b.Hash(), name)
+	}
+	return ds, nil
+}
+
+func (d bundleData) Load(name string, t reflect.Type) (reflect.Value, error) {
+	ds, err := d.dataset(name)
+	if err != nil {
+		return reflect.Value{}, err
+	}
+	dv, _ := ds.decoded.LoadOrStore(t, &decodedValue{})
 	dec := dv.(*decodedValue)
 	dec.once.Do(func() {
 		p := reflect.New(t)
-		dec.err = d.Decode(p.Interface())
+		dec.err = ds.Decode(p.Interface())
 		dec.v = p.Elem()
 	})
 	if dec.err != nil {
-		return zero, Errorf(CodeDataLoss, "%w", dec.err)
+		return reflect.Value{}, Errorf(CodeDataLoss, "%w", dec.err)
 	}
-	return dec.v.Interface().(T), nil
+	return dec.v, nil
 }
 
-type bundleKey struct{}
+func (d bundleData) Size(name string) (int64, bool) {
+	ds, ok := d.b.Dataset(name)
+	if !ok {
+		return 0, false
+	}
+	return ds.size, true
+}
+
+func (d bundleData) ReadAt(name string, p []byte, off int64) (int, error) {
+	ds, err := d.dataset(name)
+	if err != nil {
+		return 0, err
+	}
+	ra, closer, err := ds.readerAt()
+	if err != nil {
+		return 0, Errorf(CodeDataLoss, "dataset %s: %w", name, err)
+	}
+	defer closer.Close()
+	return ra.ReadAt(p, off)
+}
 
 // BundleFromContext returns the bundle a handler is serving, or nil outside a handler.
 func BundleFromContext(ctx context.Context) *Bundle {
-	b, _ := ctx.Value(bundleKey{}).(*Bundle)
-	return b
+	d, _ := datactx.From(ctx).(bundleData)
+	return d.b
 }
 
 func withBundle(ctx context.Context, b *Bundle) context.Context {
-	return context.WithValue(ctx, bundleKey{}, b)
+	return datactx.With(ctx, bundleData{b})
 }
 
 func cborWellFormed(b []byte) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/papi-dev/papi/guest"
 	"github.com/papi-dev/papi/internal/codes"
 )
 
@@ -169,6 +170,10 @@ func CodeOf(err error) Code {
 	if errors.As(err, &e) {
 		return e.code
 	}
+	var ge *guest.Error
+	if errors.As(err, &ge) {
+		return Code(ge.Code())
+	}
 	var r *reason
 	switch {
 	case errors.As(err, &r):
@@ -187,6 +192,10 @@ func asError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var ge *guest.Error
+	if errors.As(err, &ge) {
+		return remoteError(Code(ge.Code()), ge.Message(), ge.Reason())
 	}
 	return NewError(CodeOf(err), err)
 }

@@ -235,7 +235,7 @@ func (a *API) Bundle(datasets ...*Dataset) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newBundle(s, sb, datasets, Hash{}, a)
+	return newBundle(s, sb, datasets, Hash{}, a, nil)
 }
 
 func (a *API) lookup(name string) (*method, bool) {

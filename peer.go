@@ -651,6 +651,9 @@ func (p *Peer) lookupData(digest [32]byte) (transport.DataSource, error) {
 				found = d
 			}
 		}
+		if c := s.b.code; c != nil && c.digest == digest {
+			found = c
+		}
 	}
 	p.mu.RUnlock()
 	if found == nil {

@@ -7,9 +7,8 @@ package booths
 import (
 	"context"
 	"math"
-	"slices"
 
-	"github.com/papi-dev/papi"
+	"github.com/papi-dev/papi/guest"
 )
 
 // Station is one polling station.
@@ -33,34 +32,58 @@ type NearestResp struct {
 }
 
 // Nearest serves whatever stations the bundle carries: the same handler
-// answers for the original data and for a clone's own.
+// answers for the original data and for a clone's own, natively (papi.Handle)
+// and compiled to WebAssembly in the bundle (see examples/portable).
 func Nearest(ctx context.Context, req NearestReq) (NearestResp, error) {
-	all, err := papi.Load[[]Station](ctx, "stations")
+	all, err := guest.Load[[]Station](ctx, "stations")
 	if err != nil {
 		return NearestResp{}, err
 	}
-	dist := func(s Station) float64 { return math.Hypot(s.Lat-req.Lat, s.Lon-req.Lon) }
-	sorted := slices.Clone(all)
-	slices.SortStableFunc(sorted, func(a, b Station) int {
-		switch da, db := dist(a), dist(b); {
-		case da < db:
-			return -1
-		case da > db:
-			return 1
+	// Keep the nearest req.Limit in order, by insertion: a limit is at most
+	// 20, so this beats sorting every station.
+	type near struct {
+		d float64
+		i int
+	}
+	best := make([]near, 0, req.Limit)
+	for i, s := range all {
+		d := math.Hypot(s.Lat-req.Lat, s.Lon-req.Lon)
+		if len(best) == req.Limit && d >= best[len(best)-1].d {
+			continue
 		}
-		return 0
-	})
-	return NearestResp{Stations: sorted[:min(req.Limit, len(sorted))]}, nil
+		j := len(best)
+		if j < req.Limit {
+			best = append(best, near{})
+		} else {
+			j--
+		}
+		for j > 0 && best[j-1].d > d {
+			best[j] = best[j-1]
+			j--
+		}
+		best[j] = near{d, i}
+	}
+	out := NearestResp{Stations: make([]Station, len(best))}
+	for k, b := range best {
+		out.Stations[k] = all[b.i]
+	}
+	return out, nil
 }
 
-// API declares the booths API.
-func API() *papi.API {
-	api := papi.New("booths", "1.0.0", papi.Description("Where to vote: polling stations near a point"))
-	if err := papi.Handle(api, "Nearest", Nearest, papi.Description("The stations nearest to a point, nearest first")); err != nil {
+// Declare declares the booths API in a WebAssembly module; API declares the
+// same API natively, so both have one API hash.
+func Declare() *guest.API {
+	api := guest.New("booths", "1.0.0", guest.Description(apiDescription))
+	if err := guest.Handle(api, "Nearest", Nearest, guest.Description(nearestDescription)); err != nil {
 		panic(err) // the types above are fixed: this cannot fail at run time
 	}
 	return api
 }
+
+const (
+	apiDescription     = "Where to vote: polling stations near a point"
+	nearestDescription = "The stations nearest to a point, nearest first"
+)
 
 // Stations is the original dataset.
 var Stations = []Station{
