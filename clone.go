@@ -160,7 +160,11 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, 
 	if err != nil {
 		return nil, fmt.Errorf("papi: clone %s: %w", first.bundle, err)
 	}
-	return openStored(st, name)
+	b, err := openStored(st, name)
+	if err == nil {
+		p.precompile(b)
+	}
+	return b, err
 }
 
 // openStored opens a bundle from the store without hashing its datasets

@@ -19,6 +19,7 @@ import (
 
 	"github.com/papi-dev/papi/internal/canon"
 	"github.com/papi-dev/papi/internal/codes"
+	"github.com/papi-dev/papi/internal/sandbox"
 	"github.com/papi-dev/papi/internal/spec"
 	"github.com/papi-dev/papi/transport"
 )
@@ -38,6 +39,13 @@ type Peer struct {
 	ctx             context.Context    // the peer's lifetime
 	stop            context.CancelFunc // ends the peer's own goroutines
 	names           nameRecords
+
+	ownSandbox    bool // Sandbox or CompileCache given: not the process's shared runtime
+	cacheSet      bool
+	sandboxConfig sandbox.Config
+	sandboxOnce   sync.Once
+	sandbox       *sandbox.Runtime
+	sandboxErr    error
 
 	mu     sync.RWMutex
 	bundle map[Hash]*Server   // by bundle hash
@@ -65,6 +73,9 @@ type peerConfig struct {
 	provideInterval time.Duration
 	metrics         *metrics
 	seed            transport.SeedLimits
+	sandbox         sandbox.Config
+	ownSandbox      bool
+	cacheSet        bool
 }
 
 // PrivateDHT makes the peer join a Kademlia DHT private to papi peers (its
@@ -229,7 +240,8 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("papi: start peer: %w", err)
 	}
-	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}, provideInterval: c.provideInterval, metrics: c.metrics}
+	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}, provideInterval: c.provideInterval, metrics: c.metrics,
+		ownSandbox: c.ownSandbox, cacheSet: c.cacheSet, sandboxConfig: c.sandbox}
 	p.names.held = map[Name]*NameRecord{}
 	p.names.announced = map[Name]bool{}
 	p.ctx, p.stop = context.WithCancel(context.Background())
@@ -304,6 +316,9 @@ func (p *Peer) Close() error {
 	if p.stop != nil {
 		p.stop()
 	}
+	if p.sandbox != nil {
+		p.sandbox.Close(context.Background())
+	}
 	return p.host.Close()
 }
 
@@ -312,6 +327,7 @@ type Server struct {
 	peer *Peer
 	b    *Bundle
 	api  *API
+	code *sandbox.Pool // the bundle's own handlers, when they serve
 
 	drainTimeout time.Duration
 	policy       Policy
@@ -341,9 +357,9 @@ func SeedOnly() ServeOption {
 }
 
 // Implement serves a bundle with the handlers of api, for a bundle that has
-// none of its own: one that was cloned or read from disk. Serve refuses api
-// unless its spec matches the bundle's, method by method, and says where
-// they differ.
+// none of its own, or in place of the WebAssembly handlers it carries. Serve
+// refuses api unless its spec matches the bundle's, method by method, and
+// says where they differ.
 func Implement(api *API) ServeOption {
 	return func(c *serveConfig) error { c.api = api; return nil }
 }
@@ -372,9 +388,15 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 			return nil, err
 		}
 	}
+	var code *sandbox.Pool
 	switch {
 	case c.seedOnly:
 		c.api = nil
+	case c.api == nil && b.code != nil:
+		var err error
+		if code, err = p.loadCode(ctx, b); err != nil {
+			return nil, err
+		}
 	case c.api == nil:
 		return nil, errorf(ErrSpecMismatch, "bundle %s has no handlers: serve it with papi.Implement(api), or papi.SeedOnly()", b.Hash())
 	case c.api != b.api:
@@ -382,14 +404,16 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 			return nil, err
 		}
 	}
-	s := &Server{peer: p, b: b, api: c.api, drainTimeout: c.drainTimeout, policy: c.policy}
+	s := &Server{peer: p, b: b, api: c.api, code: code, drainTimeout: c.drainTimeout, policy: c.policy}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
+		s.closeCode()
 		return nil, errors.New("papi: serve: peer is closed")
 	}
 	if _, dup := p.bundle[b.hash]; dup {
+		s.closeCode()
 		return nil, fmt.Errorf("papi: bundle %s is already served", b.hash)
 	}
 	p.bundle[b.hash] = s
@@ -504,10 +528,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		s.cancel()
+		s.closeCode()
 		return nil
 	case <-ctx.Done():
 		s.cancel()
+		s.closeCode()
 		return fmt.Errorf("papi: drain %s: %w", s.b.hash, ctx.Err())
+	}
+}
+
+func (s *Server) closeCode() {
+	if s.code != nil {
+		s.code.Close()
 	}
 }
 
@@ -612,11 +644,18 @@ func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Re
 	}
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
-	if s.api == nil {
+	start := time.Now()
+	var out []byte
+	switch {
+	case s.api != nil:
+		out, err = s.api.invoke(ctx, s.b, req.Method, req.Payload, p.log)
+	case s.code != nil:
+		if out, err = s.code.Call(ctx, req.Method, req.Payload); err != nil {
+			err = sandboxError(err)
+		}
+	default:
 		return errorResponse(errorf(ErrUnknownMethod, "%s is seeded here without handlers", s.b.hash))
 	}
-	start := time.Now()
-	out, err := s.api.invoke(ctx, s.b, req.Method, req.Payload, p.log)
 	p.metrics.call(req.Method, start, err)
 	if err != nil {
 		return errorResponse(err)

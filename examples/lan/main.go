@@ -21,7 +21,8 @@ import (
 	"time"
 
 	"github.com/papi-dev/papi"
-	"github.com/papi-dev/papi/examples/internal/booths"
+	"github.com/papi-dev/papi/examples/internal/boothsapi"
+	"github.com/papi-dev/papi/internal/booths"
 )
 
 func main() {
@@ -48,7 +49,7 @@ func serve(ctx context.Context) error {
 		return err
 	}
 	defer p.Close()
-	b, err := booths.API().Bundle(papi.Data("stations", booths.Stations))
+	b, err := boothsapi.API().Bundle(papi.Data("stations", booths.Stations))
 	if err != nil {
 		return err
 	}
@@ -65,7 +66,7 @@ func call(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("call", flag.ExitOnError)
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to look for a server")
 	fs.Parse(args)
-	api, err := booths.API().Hash()
+	api, err := boothsapi.API().Hash()
 	if err != nil {
 		return err
 	}

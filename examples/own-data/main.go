@@ -16,7 +16,8 @@ import (
 	"os/signal"
 
 	"github.com/papi-dev/papi"
-	"github.com/papi-dev/papi/examples/internal/booths"
+	"github.com/papi-dev/papi/examples/internal/boothsapi"
+	"github.com/papi-dev/papi/internal/booths"
 )
 
 // mine is Casper's own data: the stations of his town.
@@ -57,7 +58,7 @@ func run(ctx context.Context, hashText, addr, storeDir string) error {
 			return err
 		}
 		defer alice.Close()
-		orig, err := booths.API().Bundle(papi.Data("stations", booths.Stations))
+		orig, err := boothsapi.API().Bundle(papi.Data("stations", booths.Stations))
 		if err != nil {
 			return err
 		}
@@ -92,7 +93,7 @@ func run(ctx context.Context, hashText, addr, storeDir string) error {
 		return err
 	}
 	// Casper's handlers are checked against the spec he cloned before he may serve it.
-	srv, err := casper.Serve(ctx, own, papi.Implement(booths.API()))
+	srv, err := casper.Serve(ctx, own, papi.Implement(boothsapi.API()))
 	if err != nil {
 		return err
 	}

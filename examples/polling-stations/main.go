@@ -16,7 +16,8 @@ import (
 	"os/signal"
 
 	"github.com/papi-dev/papi"
-	"github.com/papi-dev/papi/examples/internal/booths"
+	"github.com/papi-dev/papi/examples/internal/boothsapi"
+	"github.com/papi-dev/papi/internal/booths"
 )
 
 func main() {
@@ -41,7 +42,7 @@ func main() {
 
 // demo runs both sides in one process: two peers on loopback.
 func demo(ctx context.Context) error {
-	b, err := booths.API().Bundle(papi.Data("stations", booths.Stations))
+	b, err := boothsapi.API().Bundle(papi.Data("stations", booths.Stations))
 	if err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	listen := fs.String("listen", "/ip4/0.0.0.0/tcp/0", "multiaddr to listen on")
 	fs.Parse(args)
-	b, err := booths.API().Bundle(papi.Data("stations", booths.Stations))
+	b, err := boothsapi.API().Bundle(papi.Data("stations", booths.Stations))
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,7 @@
 // native examples serve with papi.Handle.
 package main
 
-import "github.com/papi-dev/papi/examples/internal/booths"
+import "github.com/papi-dev/papi/internal/booths"
 
 // init declares the API: a module built as a reactor never runs main.
 func init() { booths.Declare() }

@@ -73,16 +73,17 @@ func Nearest(ctx context.Context, req NearestReq) (NearestResp, error) {
 // Declare declares the booths API in a WebAssembly module; API declares the
 // same API natively, so both have one API hash.
 func Declare() *guest.API {
-	api := guest.New("booths", "1.0.0", guest.Description(apiDescription))
-	if err := guest.Handle(api, "Nearest", Nearest, guest.Description(nearestDescription)); err != nil {
+	api := guest.New("booths", "1.0.0", guest.Description(APIDescription))
+	if err := guest.Handle(api, "Nearest", Nearest, guest.Description(NearestDescription)); err != nil {
 		panic(err) // the types above are fixed: this cannot fail at run time
 	}
 	return api
 }
 
+// Descriptions of the API and its method, shared by both declarations.
 const (
-	apiDescription     = "Where to vote: polling stations near a point"
-	nearestDescription = "The stations nearest to a point, nearest first"
+	APIDescription     = "Where to vote: polling stations near a point"
+	NearestDescription = "The stations nearest to a point, nearest first"
 )
 
 // Stations is the original dataset.
