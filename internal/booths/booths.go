@@ -6,7 +6,6 @@ package booths
 
 import (
 	"context"
-	"math"
 
 	"github.com/papi-dev/papi/guest"
 )
@@ -46,8 +45,11 @@ func Nearest(ctx context.Context, req NearestReq) (NearestResp, error) {
 		i int
 	}
 	best := make([]near, 0, req.Limit)
-	for i, s := range all {
-		d := math.Hypot(s.Lat-req.Lat, s.Lon-req.Lon)
+	for i := range all {
+		// The square of the distance orders stations as the distance
+		// does, without a square root or a call per station.
+		dlat, dlon := all[i].Lat-req.Lat, all[i].Lon-req.Lon
+		d := dlat*dlat + dlon*dlon
 		if len(best) == req.Limit && d >= best[len(best)-1].d {
 			continue
 		}
