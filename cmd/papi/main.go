@@ -4,7 +4,8 @@
 //
 //	papi hash DIR                       the bundle and API hashes of a bundle directory
 //	papi inspect HASH|NAME|DIR          methods, schemas with conditions, datasets, lineage
-//	papi serve DIR                      seed a bundle directory: others can dial and clone it
+//	papi build PKG -o DIR               compile a package of handlers to WebAssembly: a bundle with its code
+//	papi serve DIR|HASH                 serve a bundle directory or a stored clone: with its own code if it has some, else seeded
 //	papi call HASH|NAME METHOD JSON     call a method with a JSON request, print the JSON response
 //	papi clone HASH|NAME                clone a bundle into the store, with a progress bar
 //	papi openapi HASH|NAME|DIR          print the OpenAPI 3.1 document of a bundle
@@ -51,7 +52,8 @@ type command struct {
 var commands = []command{
 	{"hash", "DIR", "print the bundle and API hashes of a bundle directory", runHash, false},
 	{"inspect", "HASH|NAME|DIR", "describe a bundle: methods, schemas, datasets, lineage", runInspect, true},
-	{"serve", "DIR", "seed a bundle directory until interrupted; -name publishes it", runServe, true},
+	{"build", "PKG", "compile a Go package of handlers to WebAssembly and write a bundle of it (-o DIR)", runBuild, false},
+	{"serve", "DIR|HASH", "serve a bundle directory or a stored clone until interrupted; -name publishes it", runServe, true},
 	{"call", "HASH|NAME METHOD JSON", "call a method with a JSON request", runCall, true},
 	{"clone", "HASH|NAME", "clone a bundle into the local store", runClone, true},
 	{"openapi", "HASH|NAME|DIR", "print the bundle's OpenAPI 3.1 document", runOpenAPI, true},
@@ -69,7 +71,9 @@ type env struct {
 	store          string
 	timeout        time.Duration
 	identity       string
-	name           string // serve: publish under this label
+	name           string    // serve: publish under this label
+	data           multiFlag // build, serve: NAME=FILE datasets
+	out            string    // build: the bundle directory to write
 }
 
 type multiFlag []string
@@ -122,6 +126,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if c.name == "serve" {
 			fs.StringVar(&e.name, "name", "", "publish the bundle under this label, as <peer ID>/<label> (use with -identity)")
+		}
+		if c.name == "serve" || c.name == "build" {
+			fs.Var(&e.data, "data", "NAME=FILE: a dataset of CBOR bytes from FILE, added or in place of the bundle's (repeatable)")
+		}
+		if c.name == "build" {
+			fs.StringVar(&e.out, "o", "", "the bundle directory to write (required)")
 		}
 		if err := fs.Parse(args[1:]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
@@ -275,8 +285,11 @@ func (e *env) dial(ctx context.Context, arg string) (*papi.Client, func(), error
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
-	b, err := papi.OpenBundle(args[0])
+	b, err := e.openLocal(args[0])
 	if err != nil {
+		return err
+	}
+	if b, err = e.withData(b); err != nil {
 		return err
 	}
 	p, err := e.peer(ctx)
@@ -284,7 +297,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
-	srv, err := p.Serve(ctx, b, papi.SeedOnly())
+	// A bundle that carries its handlers answers calls with them; one
+	// without is seeded: others can dial it for its spec and clone it.
+	var opts []papi.ServeOption
+	if _, ok := b.CodeHash(); !ok {
+		opts = append(opts, papi.SeedOnly())
+	}
+	srv, err := p.Serve(ctx, b, opts...)
 	if err != nil {
 		return err
 	}

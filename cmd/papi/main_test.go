@@ -105,24 +105,37 @@ func TestHashInspectOpenAPIOfADirectory(t *testing.T) {
 // startServe runs `papi serve DIR` in its own process and returns an address it serves at.
 func startServe(t *testing.T, dir string, flags ...string) string {
 	t.Helper()
-	args := append(append(append([]string{"serve"}, loopback...), flags...), dir)
+	addr, _ := startServeArgs(t, append(append(append([]string{"serve"}, loopback...), flags...), dir))
+	return addr
+}
+
+// startServeArgs runs papi with args in its own process until the test
+// ends, and returns the first address it prints and what it printed before.
+func startServeArgs(t *testing.T, args []string) (string, string) {
+	t.Helper()
 	cmd := exec.CommandContext(t.Context(), papiBin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var printed strings.Builder
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
-		if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, "/ip4/") {
-			return line
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "/ip4/") {
+			return line, printed.String()
 		}
+		printed.WriteString(line + "\n")
 	}
-	t.Fatal("papi serve printed no address")
-	return ""
+	cmd.Wait()
+	t.Fatalf("papi %s printed no address: %s %s", strings.Join(args, " "), printed.String(), stderr.String())
+	return "", ""
 }
 
 func TestServeThenInspectAndClone(t *testing.T) {
