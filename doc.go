@@ -64,6 +64,47 @@
 // A bundle without handlers of its own, one read from disk or cloned, is
 // served with [Implement], which refuses handlers whose spec differs.
 //
+// # Handlers in the bundle
+//
+// A bundle can carry its handlers as a WebAssembly module, so that whoever
+// clones it runs exactly the code the hash names, with no Go code of its
+// own. Handlers keep Handle's signature and reach their data through package
+// guest (guest.Load, guest.Size, guest.ReadAt), which works natively too: one
+// source serves both ways. A main package declares the API with guest.New
+// and guest.Handle in init; [Build] compiles it for GOOS=wasip1 GOARCH=wasm
+// (the go command is needed) and [BundleModule] bundles a compiled module:
+//
+//	b, err := papi.Build(ctx, "./module", papi.Data("stations", stations))
+//
+// What is hashed: the manifest names the module by hash (with the version of
+// the module contract) beside the spec and the datasets, so the bundle hash
+// covers code, spec and data. The API hash is still the spec's alone, and
+// the spec is derived from the Go types by the same code in the module as in
+// Handle: a native implementation of the same interface has the same API
+// hash, and so stays interchangeable. [Bundle.WithData] keeps the code (same
+// API hash, same code hash, new bundle hash, parent recorded);
+// [Bundle.WithCode] puts in another module of the same spec, with the
+// bundle it improves on as its parent.
+//
+// [Serve] runs a bundle's module when no [Implement] is given; native
+// handlers given with Implement win. Before serving, the module is asked for
+// its spec, which must be exactly the manifest's. The module runs in a
+// sandbox (wazero, pure Go): no file system, network, environment or
+// arguments; a real clock and random source; datasets read-only through
+// host functions. [SandboxLimits] bound each instance's memory, each call's
+// time (the caller's deadline, capped by CallTimeout), the module's size
+// and the response's. A trap, an exit, running out of memory or time fails
+// that one call with a coded error (CodeInternal, CodeResourceExhausted,
+// CodeDeadlineExceeded) and discards the instance; the server and other
+// callers carry on. Time is enforced by fuel: the host adds a counter to
+// every loop of the module as it loads it, and when the counter runs out the
+// module calls the host, which checks the deadline and the caller there; it
+// costs a few instructions per loop iteration, where wazero's context checks
+// made a call several times slower. Modules compile once per process, in
+// the background after a clone, into an on-disk cache ([CompileCache]), and
+// a pool of instances per bundle (SandboxLimits.Instances) means no call
+// waits for one to start.
+//
 // # Dialing and calling
 //
 // [Dial] finds a peer serving a hash, fetches the manifest and spec,
