@@ -225,11 +225,16 @@ func BenchmarkPortableMemory(b *testing.B) {
 			b.Fatal(err)
 		}
 		req, _ := canon.Marshal(booths.NearestReq{Lat: 41, Lon: 2, Limit: 1})
-		runtime.GC()
-		before := rss(b)
-		var pools []*sandbox.Pool
+		var bundles []*Bundle
 		for i := range 10 {
-			bundle := portableBundle(b, manyStations(2000+i))
+			bundles = append(bundles, portableBundle(b, manyStations(2000+i)))
+		}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		before, heapBefore := rss(b), ms.HeapInuse
+		var pools []*sandbox.Pool
+		for _, bundle := range bundles {
 			p, _, err := m.NewPool(context.Background(), bundleData{bundle}, nil)
 			if err != nil {
 				b.Fatal(err)
@@ -243,9 +248,12 @@ func BenchmarkPortableMemory(b *testing.B) {
 		for _, p := range pools {
 			p.Call(context.Background(), "Nearest", req)
 		}
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
 		after := rss(b)
-		b.ReportMetric(float64(after-before)/(1<<20), "MiB/10-bundles")
-		b.ReportMetric(float64(after-before)/(1<<20)/20, "MiB/instance")
+		b.ReportMetric(float64(after-before)/(1<<20), "RSS-MiB/10-bundles")
+		b.ReportMetric(float64(after-before)/(1<<20)/20, "RSS-MiB/instance")
+		b.ReportMetric(float64(ms.HeapInuse-heapBefore)/(1<<20)/20, "heap-MiB/instance")
 		for _, p := range pools {
 			p.Close()
 		}
