@@ -26,12 +26,9 @@ const maxBodyHeader = 4096
 
 var bodyHeaderDecoder = canon.NewDecoder(canon.Limits{MaxBytes: maxBodyHeader, MaxDepth: 2, MaxElements: 8})
 
-// bodyTimeout is how long size bytes may take to arrive: the message
-// timeout, plus a second for every MiB, so a slow honest link is served and
-// a trickling peer is not held on to for ever.
-func (l Limits) bodyTimeout(size int64) time.Duration {
-	return l.MessageTimeout + time.Duration(size>>20)*time.Second
-}
+// bodyChunk is the least a request body's buffer grows by, and is charged
+// to the request memory budget, as its bytes arrive.
+const bodyChunk = 1 << 20
 
 func writeFrame(w io.Writer, v any) error {
 	b, err := canon.Marshal(v)
@@ -80,7 +77,7 @@ func (s *server) serveBody(st network.Stream) {
 	from := st.Conn().RemotePeer()
 	w := bufio.NewWriterSize(st, 256<<10)
 	reply := func(resp *Response) {
-		st.SetWriteDeadline(time.Now().Add(limits.bodyTimeout(int64(len(resp.Payload)))))
+		st.SetWriteDeadline(limits.stallDeadline(time.Now(), int64(len(resp.Payload))))
 		err := writeFrame(w, wire.BodyReply{Code: uint32(resp.Code), Message: resp.Message, Size: int64(len(resp.Payload))})
 		if err == nil {
 			err = w.Flush()
@@ -90,6 +87,9 @@ func (s *server) serveBody(st network.Stream) {
 		}
 		if err != nil {
 			st.Reset()
+			if isTimeout(err) {
+				s.h.offenders.stalled(from, fmt.Errorf("answer not taken at %d bytes/s: %w", limits.MinRate, err))
+			}
 		}
 	}
 	if hdr.Token != nil {
@@ -105,19 +105,20 @@ func (s *server) serveBody(st network.Stream) {
 		reply(errResponse(codes.ResourceExhausted, "request of %d bytes, limit %d", hdr.Size, limits.MaxRequestBytes))
 		return
 	}
-	release, refused := s.holdRequest(from, hdr.Size)
+	res := &reservation{s: s, p: from, large: true}
+	defer res.release()
+	payload, refused, err := s.receive(st, r, res, hdr.Size)
 	if refused != nil {
 		reply(refused)
 		return
 	}
-	defer release()
-	st.SetReadDeadline(time.Now().Add(limits.bodyTimeout(hdr.Size)))
-	payload := make([]byte, hdr.Size)
-	if _, err := io.ReadFull(r, payload); err != nil {
+	if err != nil {
 		st.Reset()
+		if isTimeout(err) {
+			s.h.offenders.stalled(from, fmt.Errorf("request body sent below %d bytes/s: %w", limits.MinRate, err))
+		}
 		return
 	}
-	st.SetReadDeadline(time.Time{})
 	// The caller going away cancels the call, as on a session.
 	ctx, cancel := context.WithCancel(s.h.ctx)
 	defer cancel()
@@ -128,6 +129,38 @@ func (s *server) serveBody(st network.Stream) {
 		}
 	}()
 	reply(s.run(ctx, &Request{Peer: from, Target: hdr.Target, Method: hdr.Method, Payload: payload}, time.Duration(hdr.Timeout)))
+}
+
+// receive reads a request body of size bytes from st. The body is charged
+// to res as its bytes arrive, a chunk at a time, not as announced: a peer
+// that announces much and sends little holds little. A body that arrives
+// slower than MinRate once StallGrace has passed fails with a timeout.
+func (s *server) receive(st network.Stream, r io.Reader, res *reservation, size int64) ([]byte, *Response, error) {
+	limits := s.h.limits
+	start := time.Now()
+	var buf []byte
+	for int64(len(buf)) < size {
+		if len(buf) == cap(buf) {
+			grown := min(size, max(2*int64(cap(buf)), bodyChunk))
+			if refused := res.grow(grown - int64(cap(buf))); refused != nil {
+				return nil, refused, nil
+			}
+			next := make([]byte, len(buf), grown)
+			copy(next, buf)
+			buf = next
+		}
+		st.SetReadDeadline(limits.stallDeadline(start, int64(len(buf))))
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, nil, err
+		}
+	}
+	st.SetReadDeadline(time.Time{})
+	return buf, nil, nil
 }
 
 // bodyStore keeps large responses until their caller fetches them.

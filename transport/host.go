@@ -75,7 +75,36 @@ type Limits struct {
 	MaxRequestMemoryPerPeer int64
 	// MaxRequestMemory bounds the request payloads all calls in flight hold
 	// together. Default 1 GiB, and never less than MaxRequestMemoryPerPeer.
+	// A request body is charged for the bytes received so far, not for the
+	// size it announces, so a peer that announces much and sends little
+	// holds little.
 	MaxRequestMemory int64
+	// SmallRequestMemory is the part of MaxRequestMemory that only requests
+	// small enough to travel inline may use: large uploads, however many,
+	// cannot starve small calls. Default an eighth of MaxRequestMemory, and
+	// never less than 4 times MaxInlineMessage nor more than half.
+	SmallRequestMemory int64
+	// MaxQueuedReplies bounds what one session may have outstanding: calls
+	// read and not yet answered, and answers not yet sent. Past it the
+	// session reads no more calls until its replies go out; a reply the
+	// peer does not take within MessageTimeout cuts the session. Default
+	// twice MaxCallsPerPeer.
+	MaxQueuedReplies int
+	// MinRate is the slowest, in bytes per second, that a stream may send a
+	// body or take an answer once StallGrace has passed, on every protocol;
+	// a slower stream is cut, and a peer cut three times within BanDuration
+	// is barred. Default 32 KiB/s.
+	MinRate int64
+	// StallGrace is how long a body or an answer may take before MinRate
+	// applies. Default 10 s.
+	StallGrace time.Duration
+	// DataStreamsPerPeer bounds the ProtocolData streams one remote peer may
+	// hold open. Default 16.
+	DataStreamsPerPeer int
+	// MaxDataStreams bounds the ProtocolData streams of all peers together.
+	// Default 512; it is held below a quarter of the host's inbound stream
+	// limit, so that peers cloning leave room for calls.
+	MaxDataStreams int
 	// ConnsPerPeer bounds the connections one remote peer may hold
 	// (libp2p resource manager). Default 8.
 	ConnsPerPeer int
@@ -127,6 +156,25 @@ func (l Limits) withDefaults() Limits {
 		l.MaxRequestMemory = 1 << 30
 	}
 	l.MaxRequestMemory = max(l.MaxRequestMemory, l.MaxRequestMemoryPerPeer)
+	if l.SmallRequestMemory <= 0 {
+		l.SmallRequestMemory = l.MaxRequestMemory / 8
+	}
+	l.SmallRequestMemory = min(max(l.SmallRequestMemory, 4*int64(l.MaxInlineMessage)), l.MaxRequestMemory/2)
+	if l.MaxQueuedReplies <= 0 {
+		l.MaxQueuedReplies = 2 * l.MaxCallsPerPeer
+	}
+	if l.MinRate <= 0 {
+		l.MinRate = 32 << 10
+	}
+	if l.StallGrace <= 0 {
+		l.StallGrace = 10 * time.Second
+	}
+	if l.DataStreamsPerPeer <= 0 {
+		l.DataStreamsPerPeer = 16
+	}
+	if l.MaxDataStreams <= 0 {
+		l.MaxDataStreams = 512
+	}
 	if l.ConnsPerPeer <= 0 {
 		l.ConnsPerPeer = 8
 	}
@@ -146,6 +194,12 @@ func (l Limits) withDefaults() Limits {
 		l.BanDuration = time.Minute
 	}
 	return l
+}
+
+// stallDeadline is when a body or answer of which done bytes have moved
+// since start must have moved more: StallGrace, then MinRate.
+func (l Limits) stallDeadline(start time.Time, done int64) time.Time {
+	return start.Add(l.StallGrace + time.Duration(float64(done)/float64(l.MinRate)*float64(time.Second)))
 }
 
 // ErrUnavailable reports that a peer could not be reached, or that the

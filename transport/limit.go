@@ -14,7 +14,8 @@ import (
 
 // limitedStream holds a gorpc stream to papi's limits before gorpc's codec
 // reads from it: no message larger than the scanner's maximum, and once a
-// message has begun, the whole of it within messageTimeout.
+// message has begun, the whole of it within messageTimeout; and every write
+// within messageTimeout too.
 //
 // Between messages a stream may stay idle: a session carries calls that may
 // run for long, and the resource manager bounds how many streams a peer
@@ -55,6 +56,18 @@ func (s *limitedStream) Read(p []byte) (int, error) {
 	}
 	if err != nil && s.inMessage && isTimeout(err) {
 		s.offend(fmt.Errorf("message not whole within %v: %w", s.messageTimeout, err))
+	}
+	return n, err
+}
+
+// Write sends within messageTimeout: a peer that stops taking what it is
+// sent (replies, on a session it opened) has its stream cut rather than
+// holding the writer, and what waits behind it, for ever.
+func (s *limitedStream) Write(p []byte) (int, error) {
+	s.Stream.SetWriteDeadline(time.Now().Add(s.messageTimeout))
+	n, err := s.Stream.Write(p)
+	if err != nil && isTimeout(err) && s.Stat().Direction == network.DirInbound {
+		s.offenders.stalled(s.Conn().RemotePeer(), fmt.Errorf("replies not taken within %v: %w", s.messageTimeout, err))
 	}
 	return n, err
 }

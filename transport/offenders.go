@@ -2,6 +2,7 @@ package transport
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -26,9 +27,21 @@ type offenders struct {
 	log *slog.Logger
 	net func() network.Network // the host's, once it exists
 
-	mu    sync.Mutex
-	until map[peer.ID]time.Time
+	mu      sync.Mutex
+	until   map[peer.ID]time.Time
+	strikes map[peer.ID]strikes
 }
+
+// strikes counts a peer's stalls within one ban's time.
+type strikes struct {
+	n     int
+	first time.Time
+}
+
+// stallsBarred is how many stalls within BanDuration make an offence: an
+// honest peer on a bad link may stall once or twice, an attacker that
+// stalls streams to hold the server's memory does it again at once.
+const stallsBarred = 3
 
 // sweepAbove is how many barred peers are kept before expired bans are
 // swept out, so that an attacker minting identities cannot grow the map
@@ -57,6 +70,41 @@ func (o *offenders) punish(p peer.ID, why error) {
 		// streams, whose handler ClosePeer would wait for.
 		go n.ClosePeer(p)
 	}
+}
+
+// stalled counts a stream of p's cut for moving bytes below MinRate, and
+// punishes p for the stallsBarred-th within BanDuration.
+func (o *offenders) stalled(p peer.ID, why error) {
+	if o.ban <= 0 || p == "" {
+		return
+	}
+	now := time.Now()
+	o.mu.Lock()
+	if o.strikes == nil {
+		o.strikes = map[peer.ID]strikes{}
+	}
+	if len(o.strikes) >= sweepAbove {
+		for id, s := range o.strikes {
+			if now.Sub(s.first) > o.ban {
+				delete(o.strikes, id)
+			}
+		}
+	}
+	s := o.strikes[p]
+	if now.Sub(s.first) > o.ban {
+		s = strikes{first: now}
+	}
+	s.n++
+	o.strikes[p] = s
+	if s.n >= stallsBarred {
+		delete(o.strikes, p)
+	}
+	o.mu.Unlock()
+	if s.n >= stallsBarred {
+		o.punish(p, fmt.Errorf("stalled %d streams within %v, the last: %w", s.n, o.ban, why))
+		return
+	}
+	o.log.Info("papi: stream cut for stalling", "peer", p.String(), "err", why)
 }
 
 // barred reports whether p is serving a ban.

@@ -57,36 +57,90 @@ type server struct {
 	total        int
 	bytesPerPeer map[peer.ID]int64
 	bytesTotal   int64
+	largeTotal   int64 // of bytesTotal, what large requests hold
 }
 
 func newServer(h *Host) *server {
 	return &server{h: h, perPeer: map[peer.ID]int{}, bytesPerPeer: map[peer.ID]int64{}}
 }
 
-// holdRequest accounts for n bytes of request payload that a call of p's
-// holds while it runs, against MaxRequestMemoryPerPeer and
-// MaxRequestMemory. Like the count of calls, it refuses rather than waits:
-// an honest caller retries, and waiting would let a peer park memory in
-// the queue. release gives the bytes back.
-func (s *server) holdRequest(p peer.ID, n int64) (release func(), refused *Response) {
+// reservation is request memory held for one call of a peer, against
+// MaxRequestMemoryPerPeer and MaxRequestMemory. Large requests (those past
+// MaxInlineMessage, over ProtocolBody) may not use the SmallRequestMemory
+// kept for small ones.
+type reservation struct {
+	s     *server
+	p     peer.ID
+	large bool
+	n     int64
+}
+
+// grow adds n bytes to the reservation. Like the count of calls, it refuses
+// rather than waits: an honest caller retries, and waiting would let a peer
+// park memory in the queue.
+func (r *reservation) grow(n int64) (refused *Response) {
+	s := r.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.h.limits
-	if s.bytesPerPeer[p]+n > l.MaxRequestMemoryPerPeer {
-		return nil, errResponse(codes.ResourceExhausted, "requests in flight from this peer would hold more than %d bytes", l.MaxRequestMemoryPerPeer)
+	if s.bytesPerPeer[r.p]+n > l.MaxRequestMemoryPerPeer {
+		return errResponse(codes.ResourceExhausted, "requests in flight from this peer would hold more than %d bytes", l.MaxRequestMemoryPerPeer)
 	}
 	if s.bytesTotal+n > l.MaxRequestMemory {
-		return nil, errResponse(codes.ResourceExhausted, "requests in flight would hold more than %d bytes", l.MaxRequestMemory)
+		return errResponse(codes.ResourceExhausted, "requests in flight would hold more than %d bytes", l.MaxRequestMemory)
 	}
-	s.bytesPerPeer[p] += n
+	if r.large && s.largeTotal+n > l.MaxRequestMemory-l.SmallRequestMemory {
+		return errResponse(codes.ResourceExhausted, "large requests in flight would hold more than %d bytes", l.MaxRequestMemory-l.SmallRequestMemory)
+	}
+	s.bytesPerPeer[r.p] += n
 	s.bytesTotal += n
+	if r.large {
+		s.largeTotal += n
+	}
+	r.n += n
+	return nil
+}
+
+// release gives back all the reservation holds.
+func (r *reservation) release() {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bytesTotal -= r.n
+	if r.large {
+		s.largeTotal -= r.n
+	}
+	if s.bytesPerPeer[r.p] -= r.n; s.bytesPerPeer[r.p] <= 0 {
+		delete(s.bytesPerPeer, r.p)
+	}
+	r.n = 0
+}
+
+// admit takes a place for one call of p among MaxCallsPerPeer and
+// MaxCalls, or refuses it; done gives the place back.
+func (s *server) admit(p peer.ID) (done func(), refused *Response) {
+	if s.draining.Load() {
+		return nil, errResponse(codes.Unavailable, "server is shutting down")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perPeer[p] >= s.h.limits.MaxCallsPerPeer {
+		return nil, errResponse(codes.ResourceExhausted, "more than %d calls in flight from this peer", s.h.limits.MaxCallsPerPeer)
+	}
+	if s.total >= s.h.limits.MaxCalls {
+		return nil, errResponse(codes.ResourceExhausted, "more than %d calls in flight", s.h.limits.MaxCalls)
+	}
+	s.perPeer[p]++
+	s.total++
+	s.inflight.Add(1)
 	return func() {
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.bytesTotal -= n
-		if s.bytesPerPeer[p] -= n; s.bytesPerPeer[p] == 0 {
-			delete(s.bytesPerPeer, p)
+		s.total--
+		if s.perPeer[p]--; s.perPeer[p] == 0 {
+			delete(s.perPeer, p)
 		}
+		s.mu.Unlock()
+		s.inflight.Done()
 	}, nil
 }
 
@@ -112,34 +166,18 @@ func errResponse(code codes.Code, format string, args ...any) *Response {
 	return &Response{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// run runs one call with every guard: admission, deadline, panic recovery.
-func (s *server) run(ctx context.Context, req *Request, timeout time.Duration) (resp *Response) {
-	if s.draining.Load() {
-		return errResponse(codes.Unavailable, "server is shutting down")
+// run admits one call and runs it.
+func (s *server) run(ctx context.Context, req *Request, timeout time.Duration) *Response {
+	done, refused := s.admit(req.Peer)
+	if refused != nil {
+		return refused
 	}
-	s.mu.Lock()
-	if s.perPeer[req.Peer] >= s.h.limits.MaxCallsPerPeer {
-		s.mu.Unlock()
-		return errResponse(codes.ResourceExhausted, "more than %d calls in flight from this peer", s.h.limits.MaxCallsPerPeer)
-	}
-	if s.total >= s.h.limits.MaxCalls {
-		s.mu.Unlock()
-		return errResponse(codes.ResourceExhausted, "more than %d calls in flight", s.h.limits.MaxCalls)
-	}
-	s.perPeer[req.Peer]++
-	s.total++
-	s.inflight.Add(1)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.total--
-		if s.perPeer[req.Peer]--; s.perPeer[req.Peer] == 0 {
-			delete(s.perPeer, req.Peer)
-		}
-		s.mu.Unlock()
-		s.inflight.Done()
-	}()
+	defer done()
+	return s.call(ctx, req, timeout)
+}
 
+// call runs one admitted call with every guard: deadline, panic recovery.
+func (s *server) call(ctx context.Context, req *Request, timeout time.Duration) (resp *Response) {
 	hp := s.handler.Load()
 	if hp == nil || *hp == nil {
 		return errResponse(codes.Unimplemented, "no handler")
@@ -177,11 +215,25 @@ const rpcServiceName = "PapiRPC"
 // caller keeps it open.
 type rpcService struct{ s *server }
 
+// queuedReply is a reply waiting to be sent, with what its call holds
+// until it is: its place among the calls, its request memory, its place in
+// the session's queue.
+type queuedReply struct {
+	reply   *wire.Reply
+	release func()
+}
+
 // Session runs the calls that arrive on one session stream, each in its own
-// goroutine, and sends their replies in the order they finish. ctx ends when
-// the stream does, which cancels every call of the session.
+// goroutine once admitted, and sends their replies in the order they
+// finish. A call holds its place and its request memory until its reply
+// has gone to the stream, and a session holds at most MaxQueuedReplies
+// calls and replies: past that it reads no more until the peer takes its
+// replies, and a reply the peer does not take within MessageTimeout (the
+// stream's write deadline) cuts the session. ctx ends when the stream does,
+// which cancels every call of the session.
 func (r *rpcService) Session(ctx context.Context, in <-chan *wire.Call, out chan<- *wire.Reply) error {
 	from, _ := rpc.GetRequestSender(ctx)
+	limits := r.s.h.limits
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -191,18 +243,72 @@ func (r *rpcService) Session(ctx context.Context, in <-chan *wire.Call, out chan
 	defer stop()
 	// The host closing ends every session.
 	defer context.AfterFunc(r.s.h.ctx, stop)()
-	for msg := range in {
-		if msg == nil {
-			continue
-		}
-		if msg.Kind == wire.KindCancel {
-			mu.Lock()
-			if cancel, ok := cancels[msg.ID]; ok {
-				cancel()
+
+	// places bounds the calls and replies outstanding; queue never blocks,
+	// since no more than len(places) replies are ever in it.
+	places := make(chan struct{}, limits.MaxQueuedReplies)
+	queue := make(chan queuedReply, limits.MaxQueuedReplies)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for q := range queue {
+			select {
+			case out <- q.reply:
+			case <-ctx.Done():
 			}
-			mu.Unlock()
+			q.release()
+			<-places
+		}
+	}()
+	enqueue := func(reply *wire.Reply, release func()) {
+		queue <- queuedReply{reply: reply, release: release}
+	}
+	nothing := func() {}
+
+read:
+	for {
+		select {
+		case places <- struct{}{}:
+		case <-ctx.Done():
+			break read
+		}
+		var msg *wire.Call
+		select {
+		case m, ok := <-in:
+			if !ok {
+				<-places
+				break read
+			}
+			msg = m
+		case <-ctx.Done():
+			<-places
+			break read
+		}
+		if msg == nil || msg.Kind == wire.KindCancel {
+			if msg != nil {
+				mu.Lock()
+				if cancel, ok := cancels[msg.ID]; ok {
+					cancel()
+				}
+				mu.Unlock()
+			}
+			<-places
 			continue
 		}
+		// Admit before spawning: a refused call costs a small reply, and
+		// its payload is let go at once.
+		done, refused := r.s.admit(from)
+		if refused != nil {
+			enqueue(&wire.Reply{ID: msg.ID, Code: uint32(refused.Code), Message: refused.Message}, nothing)
+			continue
+		}
+		res := &reservation{s: r.s, p: from}
+		if refused := res.grow(int64(len(msg.Payload))); refused != nil {
+			done()
+			enqueue(&wire.Reply{ID: msg.ID, Code: uint32(refused.Code), Message: refused.Message}, nothing)
+			continue
+		}
+		release := func() { res.release(); done() }
 		callCtx, cancel := context.WithCancel(ctx)
 		mu.Lock()
 		cancels[msg.ID] = cancel
@@ -210,31 +316,24 @@ func (r *rpcService) Session(ctx context.Context, in <-chan *wire.Call, out chan
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() {
-				mu.Lock()
-				delete(cancels, msg.ID)
-				mu.Unlock()
-				cancel()
-			}()
-			release, resp := r.s.holdRequest(from, int64(len(msg.Payload)))
-			if resp == nil {
-				req := &Request{Peer: from, Target: msg.Target, Method: msg.Method, Payload: msg.Payload}
-				resp = r.s.run(callCtx, req, time.Duration(msg.Timeout))
-				release()
-			}
+			req := &Request{Peer: from, Target: msg.Target, Method: msg.Method, Payload: msg.Payload}
+			resp := r.s.call(callCtx, req, time.Duration(msg.Timeout))
+			mu.Lock()
+			delete(cancels, msg.ID)
+			mu.Unlock()
+			cancel()
 			reply := &wire.Reply{ID: msg.ID, Code: uint32(resp.Code), Message: resp.Message}
-			if len(resp.Payload) > r.s.h.limits.MaxInlineMessage {
+			if len(resp.Payload) > limits.MaxInlineMessage {
 				reply.Token, reply.Size = r.s.h.bodies.put(from, resp.Payload), int64(len(resp.Payload))
 			} else {
 				reply.Payload = resp.Payload
 			}
-			select {
-			case out <- reply:
-			case <-ctx.Done():
-			}
+			enqueue(reply, release)
 		}()
 	}
 	wg.Wait()
+	close(queue)
+	<-sent
 	close(out)
 	return nil
 }
