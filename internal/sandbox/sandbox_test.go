@@ -20,7 +20,21 @@ import (
 var (
 	builtMu sync.Mutex
 	built   = map[string][]byte{}
+	// cacheDir is one compilation cache for the test binary: a module
+	// compiled once (seconds under the race detector) loads from it after.
+	cacheDir string
 )
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "papi-sandbox-test-")
+	if err != nil {
+		panic(err)
+	}
+	cacheDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // module builds the test module in testdata/name once per test binary.
 func module(t testing.TB, name string) []byte {
@@ -51,7 +65,7 @@ func (m memData) ReadAt(name string, p []byte, off int64) (int, error) {
 
 func newRuntime(t testing.TB, l Limits) *Runtime {
 	t.Helper()
-	r, err := New(context.Background(), Config{Limits: l})
+	r, err := New(context.Background(), Config{Limits: l, CacheDir: cacheDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +131,7 @@ func wantCode(t *testing.T, err error, code codes.Code, text string) {
 // by an honest call: the attack fails alone, and the pool keeps serving.
 func TestHostileModule(t *testing.T) {
 	data, _ := canon.Marshal([]string{"a", "b"})
-	r := newRuntime(t, Limits{MemoryBytes: 64 << 20, CallTimeout: 2 * time.Second, ResponseBytes: 1 << 20, Instances: 2})
+	r := newRuntime(t, Limits{MemoryBytes: 32 << 20, CallTimeout: 5 * time.Second, ResponseBytes: 1 << 20, Instances: 2})
 	p := newPool(t, r, module(t, "hostile"), memData{"letters": data, "raw": []byte("0123456789")})
 
 	secret := filepath.Join(t.TempDir(), "secret")
@@ -145,7 +159,7 @@ func TestHostileModule(t *testing.T) {
 		code   codes.Code
 		text   string
 	}{
-		{"infinite loop", "Loop", in{N: 1}, nil, codes.DeadlineExceeded, "time limit"},
+		{"infinite loop", "Loop", in{N: 1}, nil, codes.DeadlineExceeded, "time limit"}, // the server's limit
 		{"infinite loop, caller deadline", "Loop", in{N: 1}, func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 100*time.Millisecond)
 		}, codes.DeadlineExceeded, "time limit"},
@@ -241,7 +255,7 @@ func corrupt(b []byte) []byte {
 
 func TestInstrumentKeepsBehaviour(t *testing.T) {
 	for _, enforce := range []Enforcement{LoopCheck, ContextDone, Unbounded} {
-		r, err := New(t.Context(), Config{Enforce: enforce})
+		r, err := New(t.Context(), Config{Enforce: enforce, CacheDir: cacheDir})
 		if err != nil {
 			t.Fatal(err)
 		}
