@@ -242,6 +242,9 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 		err = w.Flush()
 	}
 	if err == nil {
+		err = f.Chmod(0o644) // CreateTemp makes 0600; a bundle is for sharing
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
