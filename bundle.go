@@ -189,30 +189,12 @@ func (b *Bundle) WriteDir(dir string) error {
 		return fmt.Errorf("write bundle: %w", err)
 	}
 	for _, d := range b.datasets {
-		err := writeFileAtomic(filepath.Join(dir, dataDir, d.name), func(w io.Writer) error {
-			r, err := d.Open()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			_, err = io.Copy(w, r)
-			return err
-		})
-		if err != nil {
+		if err := d.writeFile(filepath.Join(dir, dataDir, d.name)); err != nil {
 			return fmt.Errorf("write bundle: dataset %s: %w", d.name, err)
 		}
 	}
 	if b.code != nil {
-		err := writeFileAtomic(filepath.Join(dir, codeFile), func(w io.Writer) error {
-			r, err := b.code.Open()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			_, err = io.Copy(w, r)
-			return err
-		})
-		if err != nil {
+		if err := b.code.writeFile(filepath.Join(dir, codeFile)); err != nil {
 			return fmt.Errorf("write bundle: code: %w", err)
 		}
 	}
@@ -229,6 +211,19 @@ func (b *Bundle) WriteDir(dir string) error {
 		}
 	}
 	return nil
+}
+
+// writeFile copies d's bytes to the file at path, atomically.
+func (d *Dataset) writeFile(path string) error {
+	return writeFileAtomic(path, func(w io.Writer) error {
+		r, err := d.Open()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		_, err = io.Copy(w, r)
+		return err
+	})
 }
 
 func writeFileAtomic(path string, write func(io.Writer) error) error {

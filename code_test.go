@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -96,7 +97,7 @@ func TestPortableHandlers(t *testing.T) {
 		t.Fatalf("dialed %s, want the mirror", c.RemotePeer())
 	}
 	got := nearestNames(t, c, booths.NearestReq{Lat: 41.39, Lon: 2.165, Limit: 2})
-	if want := []string{"bcn-002", "bcn-001"}; !equalStrings(got, want) {
+	if want := []string{"bcn-002", "bcn-001"}; !slices.Equal(got, want) {
 		t.Fatalf("Nearest from the clone: %v, want %v", got, want)
 	}
 	_, err = Call[booths.NearestReq, booths.NearestResp](t.Context(), c, "Nearest", booths.NearestReq{Lat: 91, Limit: 1})
@@ -120,21 +121,9 @@ func TestPortableHandlers(t *testing.T) {
 	}
 	serveTest(t, mirror, mine)
 	c2 := dialTest(t, caller, mine.Hash(), mirror)
-	if got := nearestNames(t, c2, booths.NearestReq{Lat: 41.39, Lon: 2.165, Limit: 3}); !equalStrings(got, []string{"tgn-001"}) {
+	if got := nearestNames(t, c2, booths.NearestReq{Lat: 41.39, Lon: 2.165, Limit: 3}); !slices.Equal(got, []string{"tgn-001"}) {
 		t.Fatalf("Nearest over own data: %v", got)
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestNativeHandlersWin serves a bundle with code and Implement: the
@@ -148,7 +137,7 @@ func TestNativeHandlersWin(t *testing.T) {
 	}, Description(booths.NearestDescription))
 	serveTest(t, server, b, Implement(api))
 	c := dialTest(t, client, b.Hash(), server)
-	if got := nearestNames(t, c, booths.NearestReq{Lat: 41, Lon: 2, Limit: 1}); !equalStrings(got, []string{"native"}) {
+	if got := nearestNames(t, c, booths.NearestReq{Lat: 41, Lon: 2, Limit: 1}); !slices.Equal(got, []string{"native"}) {
 		t.Fatalf("got %v, want the native handler's answer", got)
 	}
 }

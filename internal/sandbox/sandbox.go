@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -285,24 +286,12 @@ func (r *Runtime) compile(ctx context.Context, wasm []byte) (*Module, error) {
 	exports := cm.ExportedFunctions()
 	for name, want := range wantExports {
 		f, ok := exports[name]
-		if !ok || !equalTypes(f.ParamTypes(), want.params) || !equalTypes(f.ResultTypes(), want.results) {
+		if !ok || !slices.Equal(f.ParamTypes(), want.params) || !slices.Equal(f.ResultTypes(), want.results) {
 			cm.Close(ctx)
 			return nil, errorf(codes.FailedPrecondition, "", "module does not export %s as papi's guest package does (build it with papi build)", name)
 		}
 	}
 	return &Module{r: r, compiled: cm}, nil
-}
-
-func equalTypes(a, b []api.ValueType) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // instance is one instantiated module; it runs one call at a time.
