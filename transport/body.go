@@ -75,19 +75,20 @@ func (s *server) serveBody(st network.Stream) {
 		return
 	}
 	from := st.Conn().RemotePeer()
-	w := bufio.NewWriterSize(st, 256<<10)
+	paced := &pacedWriter{s: st, limits: limits}
+	w := bufio.NewWriterSize(paced, 256<<10)
 	reply := func(resp *Response) {
-		st.SetWriteDeadline(limits.stallDeadline(time.Now(), int64(len(resp.Payload))))
+		paced.begin()
 		err := writeFrame(w, wire.BodyReply{Code: uint32(resp.Code), Message: resp.Message, Size: int64(len(resp.Payload))})
 		if err == nil {
 			err = w.Flush()
 		}
 		if err == nil { // straight to the stream: no copy through the buffer
-			_, err = st.Write(resp.Payload)
+			_, err = paced.Write(resp.Payload)
 		}
 		if err != nil {
 			st.Reset()
-			if isTimeout(err) {
+			if paced.stalled() {
 				s.h.offenders.stalled(from, fmt.Errorf("answer not taken at %d bytes/s: %w", limits.MinRate, err))
 			}
 		}

@@ -69,7 +69,10 @@ type SeedLimits struct {
 	PerPeer int64 // to any one peer, over all its streams
 }
 
-// ServeData answers ProtocolData streams on h from lookup.
+// ServeData answers ProtocolData streams on h from lookup. The resource
+// manager holds each peer to Limits.DataStreamsPerPeer streams and all to
+// Limits.MaxDataStreams; an answer the peer does not take at Limits.MinRate
+// past Limits.StallGrace cuts its stream.
 func ServeData(h *Host, lookup DataLookup, limits SeedLimits) {
 	total := bandwidth.New(limits.Total)
 	perPeer := bandwidth.NewPerKey[peer.ID](limits.PerPeer)
@@ -77,17 +80,28 @@ func ServeData(h *Host, lookup DataLookup, limits SeedLimits) {
 		from := s.Conn().RemotePeer()
 		mine, done := perPeer.Acquire(from)
 		defer done()
-		if err := serveDataStream(s, lookup, total, mine); err != nil && !errors.Is(err, io.EOF) {
+		ctx, cancel := context.WithCancel(h.ctx)
+		defer cancel()
+		if err := serveDataStream(ctx, s, h.limits, lookup, total, mine); err != nil && !errors.Is(err, io.EOF) {
 			h.log.Debug("papi: data stream ended", "peer", from.String(), "err", err)
 			s.Reset()
-			if isOffence(err) {
+			switch {
+			case isOffence(err):
 				h.offenders.punish(from, err)
+			case errors.As(err, new(*stallError)):
+				h.offenders.stalled(from, err)
 			}
 			return
 		}
 		s.Close()
 	})
 }
+
+// stallError is an answer the peer did not take at MinRate.
+type stallError struct{ err error }
+
+func (e *stallError) Error() string { return "answer not taken: " + e.err.Error() }
+func (e *stallError) Unwrap() error { return e.err }
 
 // ioErrs remembers the error its reader returned, which tells a stream
 // that failed from bytes that make no varint.
@@ -109,11 +123,21 @@ func (b *ioErrs) ReadByte() (byte, error) {
 type dataConn interface {
 	io.ReadWriter
 	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
 }
 
-func serveDataStream(s dataConn, lookup DataLookup, limiters ...*bandwidth.Limiter) error {
+// serveDataStream answers the requests on one data stream until it ends.
+// Waiting for the bandwidth limiters ends with ctx, and at most after
+// dataIdleTimeout; writing an answer is paced by limits' MinRate.
+func serveDataStream(ctx context.Context, s dataConn, limits Limits, lookup DataLookup, limiters ...*bandwidth.Limiter) (err error) {
 	r := bufio.NewReader(s)
-	w := bufio.NewWriterSize(s, 256<<10)
+	paced := &pacedWriter{s: s, limits: limits}
+	w := bufio.NewWriterSize(paced, 256<<10)
+	defer func() {
+		if err != nil && paced.stalled() {
+			err = &stallError{err}
+		}
+	}()
 	open := map[[32]byte]DataSource{}
 	defer func() {
 		for _, src := range open {
@@ -138,6 +162,7 @@ func serveDataStream(s dataConn, lookup DataLookup, limiters ...*bandwidth.Limit
 		case err != nil: // a varint past 64 bits
 			return &protocolError{fmt.Errorf("bad data request: %w", err)}
 		}
+		paced.begin()
 		digest := [32]byte(hdr[1:])
 		src, ok := open[digest]
 		if !ok {
@@ -170,11 +195,15 @@ func serveDataStream(s dataConn, lookup DataLookup, limiters ...*bandwidth.Limit
 				}
 				continue
 			}
-			// Waiting for the rate before writing, with the stream's write
-			// deadline, bounds how long a limited peer holds a stream.
-			if err := bandwidth.Wait(context.Background(), int64(n), limiters...); err != nil {
+			// Waiting for the rate before writing, at most dataIdleTimeout,
+			// bounds how long a limited peer holds a stream.
+			wctx, cancel := context.WithTimeout(ctx, dataIdleTimeout)
+			err := bandwidth.Wait(wctx, int64(n), limiters...)
+			cancel()
+			if err != nil {
 				return err
 			}
+			paced.begin()
 			w.WriteByte(dataStatusOK)
 			w.Write(binary.AppendUvarint(nil, n))
 			if _, err := io.CopyN(w, io.NewSectionReader(src, int64(off), int64(n)), int64(n)); err != nil {

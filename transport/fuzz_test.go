@@ -37,6 +37,8 @@ type fakeConn struct {
 func (c *fakeConn) Write(p []byte) (int, error)     { return c.out.Write(p) }
 func (c *fakeConn) SetReadDeadline(time.Time) error { return nil }
 
+func (c *fakeConn) SetWriteDeadline(time.Time) error { return nil }
+
 func dataRequest(kind byte, digest [32]byte, off, n uint64) []byte {
 	b := append([]byte{kind}, digest[:]...)
 	b = binary.AppendUvarint(b, off)
@@ -60,7 +62,7 @@ func FuzzDataRequests(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c := &fakeConn{Reader: bytes.NewReader(in)}
-		err := serveDataStream(c, lookup)
+		err := serveDataStream(t.Context(), c, Limits{}.withDefaults(), lookup)
 		if err == nil {
 			t.Fatal("a data stream ended without an error or EOF")
 		}

@@ -295,7 +295,19 @@ func New(ctx context.Context, o Options) (*Host, error) {
 	return h, nil
 }
 
+// resourceManager bounds papi's protocols per peer and in all. The totals
+// are held below the host's inbound stream limit, data streams to a quarter
+// of it and bodies to another, so that peers cloning or uploading cannot
+// take the streams that calls need.
 func resourceManager(l Limits) (network.ResourceManager, error) {
+	base := rcmgr.DefaultLimits.AutoScale()
+	inbound := base.ToPartialLimitConfig().System.StreamsInbound
+	capped := func(n int) rcmgr.LimitVal {
+		if inbound > 0 {
+			n = min(n, int(inbound))
+		}
+		return rcmgr.LimitVal(max(n, 1))
+	}
 	perPeer := rcmgr.ResourceLimits{
 		Streams:        rcmgr.LimitVal(l.StreamsPerPeer),
 		StreamsInbound: rcmgr.LimitVal(l.StreamsPerPeer),
@@ -303,9 +315,22 @@ func resourceManager(l Limits) (network.ResourceManager, error) {
 	}
 	all := rcmgr.ResourceLimits{
 		Streams:        rcmgr.LimitVal(16 * l.StreamsPerPeer),
-		StreamsInbound: rcmgr.LimitVal(16 * l.StreamsPerPeer),
+		StreamsInbound: capped(16 * l.StreamsPerPeer),
 		Memory:         rcmgr.LimitVal64(8 * l.MemoryPerPeer),
 	}
+	quarter := func(n int) rcmgr.LimitVal {
+		if inbound > 0 {
+			n = min(n, int(inbound)/4)
+		}
+		return rcmgr.LimitVal(max(n, 1))
+	}
+	bodyAll := all
+	bodyAll.StreamsInbound = quarter(16 * l.StreamsPerPeer)
+	dataPeer := perPeer
+	dataPeer.Streams = rcmgr.LimitVal(max(l.StreamsPerPeer, l.DataStreamsPerPeer))
+	dataPeer.StreamsInbound = rcmgr.LimitVal(l.DataStreamsPerPeer)
+	dataAll := all
+	dataAll.StreamsInbound = quarter(l.MaxDataStreams)
 	cfg := rcmgr.PartialLimitConfig{
 		System: rcmgr.ResourceLimits{
 			Conns:         rcmgr.LimitVal(l.MaxConns),
@@ -317,10 +342,10 @@ func resourceManager(l Limits) (network.ResourceManager, error) {
 			ConnsInbound:  rcmgr.LimitVal(l.ConnsPerPeer),
 			ConnsOutbound: rcmgr.LimitVal(l.ConnsPerPeer),
 		},
-		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: perPeer, ProtocolBody: perPeer, ProtocolData: perPeer},
-		Protocol:     map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: all, ProtocolBody: all, ProtocolData: all},
+		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: perPeer, ProtocolBody: perPeer, ProtocolData: dataPeer},
+		Protocol:     map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: all, ProtocolBody: bodyAll, ProtocolData: dataAll},
 	}
-	limits := cfg.Build(rcmgr.DefaultLimits.AutoScale())
+	limits := cfg.Build(base)
 	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -80,6 +81,49 @@ func (s *limitedStream) offend(err error) {
 		s.offenders.punish(s.Conn().RemotePeer(), err)
 	}
 }
+
+// pacedWriter writes an answer to a stream with a write deadline that
+// moves with the bytes taken: StallGrace from the answer's start, then
+// MinRate. A peer that stops reading is cut after StallGrace, whatever the
+// answer's size, and a slow honest one is served.
+type pacedWriter struct {
+	s interface {
+		io.Writer
+		SetWriteDeadline(time.Time) error
+	}
+	limits  Limits
+	start   time.Time
+	written int64
+	err     error // the first write that failed
+}
+
+// begin starts a new answer: its grace counts from now.
+func (w *pacedWriter) begin() { w.start, w.written = time.Now(), 0 }
+
+// pacedChunk is the most written under one deadline, so that the deadline
+// of a large write moves as its bytes go.
+const pacedChunk = 64 << 10
+
+func (w *pacedWriter) Write(p []byte) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		w.s.SetWriteDeadline(w.limits.stallDeadline(w.start, w.written))
+		n, err := w.s.Write(p[:min(len(p), pacedChunk)])
+		w.written += int64(n)
+		total += n
+		p = p[n:]
+		if err != nil {
+			if w.err == nil {
+				w.err = err
+			}
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// stalled reports whether a write failed for the peer not taking it in time.
+func (w *pacedWriter) stalled() bool { return w.err != nil && isTimeout(w.err) }
 
 // isTimeout reports whether err is a deadline that passed.
 func isTimeout(err error) bool {
