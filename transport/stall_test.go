@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,5 +198,96 @@ func TestSmallCallsHaveALane(t *testing.T) {
 	small := make([]byte, server.Limits().MaxInlineMessage)
 	if out, err := other.Call(t.Context(), server.ID(), "t", "len", small); err != nil || string(out) != strconv.Itoa(len(small)) {
 		t.Fatalf("a small call beside %d held large ones: %q, %v", large, out, err)
+	}
+}
+
+// dataStreams reports the inbound ProtocolData streams the server's
+// resource manager counts, for all peers.
+func dataStreams(h *Host) int {
+	n := 0
+	h.Libp2p().Network().ResourceManager().ViewProtocol(ProtocolData, func(s network.ProtocolScope) error {
+		n = s.Stat().NumStreamsInbound
+		return nil
+	})
+	return n
+}
+
+// TestStalledDataReadersAreCut: eight identities open twenty data streams
+// each, ask for 16 MiB on every one and never read. Each is held to
+// DataStreamsPerPeer streams; honest calls and an honest reader are served
+// meanwhile; the stalled answers are cut after StallGrace, every stream is
+// given back, and the stallers are barred.
+func TestStalledDataReadersAreCut(t *testing.T) {
+	limits := Limits{StallGrace: time.Second, DataStreamsPerPeer: 4}
+	server, client := pair(t, limits, echo)
+	var digest [32]byte
+	digest[0] = 7
+	data := bytes.Repeat([]byte("papi data "), (MaxDataRange+9)/10)[:MaxDataRange]
+	ServeData(server, func(d [32]byte) (DataSource, error) {
+		if d != digest {
+			return nil, ErrDataNotFound
+		}
+		return memSource{Reader: bytes.NewReader(data)}, nil
+	}, SeedLimits{})
+
+	var attackers []*Host
+	opened := map[peer.ID]int{}
+	var streams []*DataStream
+	for range 8 {
+		a := newHost(t, Limits{})
+		connect(t, a, server)
+		attackers = append(attackers, a)
+		for range 20 {
+			d, err := OpenData(t.Context(), a.Libp2p(), server.ID())
+			if err != nil {
+				continue
+			}
+			if err := d.RequestRange(digest, 0, MaxDataRange); err != nil {
+				continue
+			}
+			streams = append(streams, d)
+		}
+	}
+	t.Cleanup(func() {
+		for _, d := range streams {
+			d.Reset()
+		}
+	})
+	waitFor(t, 5*time.Second, "the stalled requests taken", func() bool { return dataStreams(server) > 0 })
+	for _, a := range attackers {
+		server.Libp2p().Network().ResourceManager().ViewPeer(a.ID(), func(s network.PeerScope) error {
+			opened[a.ID()] = s.Stat().NumStreamsInbound
+			return nil
+		})
+	}
+	t.Logf("%d of 160 data requests sent; streams held per attacker: %v", len(streams), slices.Collect(maps.Values(opened)))
+	for id, n := range opened {
+		if n > limits.DataStreamsPerPeer {
+			t.Errorf("peer %s holds %d inbound streams, limit %d", id, n, limits.DataStreamsPerPeer)
+		}
+	}
+
+	if out, err := client.Call(t.Context(), server.ID(), "t", "echo", []byte("honest")); err != nil || string(out) != "honest" {
+		t.Fatalf("honest call beside the stalled readers: %q, %v", out, err)
+	}
+	d, err := OpenData(t.Context(), client.Libp2p(), server.ID())
+	if err != nil {
+		t.Fatalf("an honest reader beside the stalled ones: %v", err)
+	}
+	defer d.Close()
+	got := make([]byte, 1<<20)
+	if err := d.RequestRange(digest, 0, int64(len(got))); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ReadRange(got); err != nil || !bytes.Equal(got, data[:len(got)]) {
+		t.Fatalf("an honest reader beside the stalled ones: %v", err)
+	}
+
+	waitFor(t, 10*time.Second, "the stalled streams cut", func() bool { return dataStreams(server) <= 1 })
+	for _, a := range attackers {
+		waitFor(t, 5*time.Second, "a peer that stalled repeatedly barred", func() bool { return server.offenders.barred(a.ID()) })
+	}
+	if server.offenders.barred(client.ID()) {
+		t.Error("the honest reader was barred")
 	}
 }
