@@ -32,6 +32,7 @@ type Client struct {
 	apiHash  Hash
 	spec     *Spec
 	manifest *manifest
+	seed     bool // the remote seeds the bundle without handlers
 
 	manifestBytes, specBytes []byte // verified, for Clone to store
 	publishers               []peer.ID
@@ -149,6 +150,9 @@ const collectWindow = time.Second
 // named with Provider, the peers already connected, and what every
 // discovery source finds. It returns the first whose answer verifies or,
 // with all, every one that answers within collectWindow of the first.
+// Without all, a peer that seeds the bundle without handlers is taken only
+// when no peer with handlers answers within collectWindow of it, or at all:
+// a client is for calls.
 func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) ([]*Client, error) {
 	if h.IsZero() {
 		return nil, fmt.Errorf("papi: %w: zero hash", ErrInvalidHash)
@@ -167,6 +171,7 @@ func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) (
 	tried := map[peer.ID]bool{p.host.ID(): true}
 	var (
 		found   []*Client
+		seeds   []*Client // without all: answers from peers without handlers
 		errs    []error
 		pending int
 		window  <-chan time.Time
@@ -200,14 +205,21 @@ func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) (
 				errs = append(errs, fmt.Errorf("peer %s: %w", r.id, r.err))
 				continue
 			}
-			found = append(found, r.cl)
-			if !all {
-				return found, nil // the others are cancelled on return
+			if !all && r.cl.seed {
+				seeds = append(seeds, r.cl)
+			} else {
+				found = append(found, r.cl)
+				if !all {
+					return found, nil // the others are cancelled on return
+				}
 			}
 			if window == nil {
 				window = time.After(collectWindow)
 			}
 		case <-window:
+			if len(found) == 0 {
+				return seeds, nil
+			}
 			return found, nil
 		case <-ctx.Done():
 			in, pending = nil, 0
@@ -215,6 +227,9 @@ func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) (
 	}
 	if len(found) > 0 {
 		return found, nil
+	}
+	if len(seeds) > 0 {
+		return seeds, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, NewError(CodeOf(err), fmt.Errorf("papi: find %s: %w", h, err))
@@ -306,7 +321,10 @@ func (p *Peer) tryProvider(ctx context.Context, c *dialConfig, h Hash, ai peer.A
 		return nil, wireError(err)
 	}
 	var d description
-	if err := descriptionDecoder.UnmarshalExact(out, &d); err != nil {
+	// Not UnmarshalExact: the description is an envelope that no hash
+	// covers (its manifest and spec are verified below), and fields a later
+	// version adds, like seed, must not make an older dialer drop the peer.
+	if err := descriptionDecoder.Unmarshal(out, &d); err != nil {
 		return nil, errorf(ErrMalformed, "description: %w", err)
 	}
 	m, s, err := verifyDescription(h, d)
@@ -324,7 +342,7 @@ func (p *Peer) tryProvider(ctx context.Context, c *dialConfig, h Hash, ai peer.A
 	return &Client{
 		peer: p, remote: id, dialed: h, publishers: publishers, signatures: d.Signatures,
 		bundle: bundle, apiHash: newHash(codecCBOR, [32]byte(m.Spec)),
-		spec: s, manifest: m, manifestBytes: d.Manifest, specBytes: d.Spec,
+		spec: s, manifest: m, manifestBytes: d.Manifest, specBytes: d.Spec, seed: d.Seed,
 		checked: map[typeCheck]error{},
 	}, nil
 }

@@ -91,6 +91,11 @@ var (
 	ErrTooLarge error = newReason("too_large", CodeResourceExhausted, "too large")
 	// ErrPermissionDenied: the caller may not call this method.
 	ErrPermissionDenied error = newReason("permission_denied", CodePermissionDenied, "permission denied")
+	// ErrNoHandlers: the peer serves the bundle's spec and data, for dialing
+	// and cloning, but has no handlers to answer calls (it seeds the bundle,
+	// as the papi command does). Dial prefers a peer with handlers; this is
+	// what a call gets when none was found.
+	ErrNoHandlers error = newReason("no_handlers", CodeUnavailable, "no handlers here")
 	// ErrMalformed: bytes could not be decoded as what they claim to be.
 	ErrMalformed error = newReason("malformed", CodeInvalidArgument, "malformed input")
 )

@@ -350,7 +350,7 @@ type serveConfig struct {
 }
 
 // SeedOnly serves a bundle without handlers: other peers can dial it to read
-// its spec, and clone it, but its methods answer ErrUnknownMethod. It is how
+// its spec, and clone it, but its methods answer ErrNoHandlers. It is how
 // a peer shares an API it does not implement, such as the papi command.
 func SeedOnly() ServeOption {
 	return func(c *serveConfig) error { c.seedOnly = true; return nil }
@@ -601,6 +601,10 @@ type description struct {
 	Manifest   []byte      `cbor:"manifest"`
 	Spec       []byte      `cbor:"spec"`
 	Signatures []signature `cbor:"sigs,omitempty"`
+	// Seed is set by a peer that serves the bundle without handlers, so
+	// that a dialer for calls looks further. It is not covered by the hash:
+	// a peer that lies about it only loses callers or gets calls it fails.
+	Seed bool `cbor:"seed,omitempty"`
 }
 
 type callerKey struct{}
@@ -625,7 +629,7 @@ func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Re
 		return errorResponse(err)
 	}
 	if req.Method == describeMethod {
-		out, err := canon.Marshal(description{Manifest: s.b.manifestBytes, Spec: s.b.specBytes, Signatures: s.b.signatures})
+		out, err := canon.Marshal(description{Manifest: s.b.manifestBytes, Spec: s.b.specBytes, Signatures: s.b.signatures, Seed: s.api == nil && s.code == nil})
 		if err != nil {
 			return errorResponse(err)
 		}
@@ -654,7 +658,7 @@ func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Re
 			err = sandboxError(err)
 		}
 	default:
-		return errorResponse(errorf(ErrUnknownMethod, "%s is seeded here without handlers", s.b.hash))
+		return errorResponse(errorf(ErrNoHandlers, "%s is seeded by %s, which runs none of its methods", s.b.hash, p.host.ID()))
 	}
 	p.metrics.call(req.Method, start, err)
 	if err != nil {

@@ -471,3 +471,42 @@ func TestAccessPolicies(t *testing.T) {
 		})
 	}
 }
+
+// TestDialPrefersAProviderWithHandlers: a bundle served with handlers by
+// one peer and seeded without them by another. Every dial for calls gets
+// the one with handlers, whichever answers first; with only the seeder, the
+// dial still succeeds (its spec is there to read) and a call fails with
+// ErrNoHandlers, not ErrUnknownMethod.
+func TestDialPrefersAProviderWithHandlers(t *testing.T) {
+	b := boothsBundle(t)
+	server, seeder := newTestPeer(t), newTestPeer(t)
+	serveTest(t, server, b)
+	serveTest(t, seeder, b, SeedOnly())
+
+	client := newTestPeer(t)
+	for i := range 6 {
+		c, err := client.Dial(t.Context(), b.Hash(), Provider(append(seeder.Addrs(), server.Addrs()...)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.RemotePeer() != server.ID() {
+			t.Errorf("dial %d: got %s, want the peer with handlers %s", i, c.RemotePeer(), server.ID())
+		}
+		if _, err := Call[NearestReq, NearestResp](t.Context(), c, "Nearest", NearestReq{Lat: 41.4, Lon: 2.2, Limit: 1}); err != nil {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+
+	alone := newTestPeer(t)
+	c, err := alone.Dial(t.Context(), b.Hash(), Provider(seeder.Addrs()...))
+	if err != nil {
+		t.Fatalf("dial a seeder alone: %v", err)
+	}
+	if c.Spec().Name != "booths" {
+		t.Errorf("seeder's spec: %q", c.Spec().Name)
+	}
+	_, err = Call[NearestReq, NearestResp](t.Context(), c, "Nearest", NearestReq{Lat: 41.4, Lon: 2.2, Limit: 1})
+	if !errors.Is(err, ErrNoHandlers) || errors.Is(err, ErrUnknownMethod) || CodeOf(err) != CodeUnavailable {
+		t.Fatalf("call to a seeder: %v, want ErrNoHandlers (unavailable)", err)
+	}
+}
