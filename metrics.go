@@ -2,6 +2,7 @@ package papi
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,18 +32,45 @@ func Metrics(reg prometheus.Registerer) PeerOption {
 				Namespace: "papi", Name: "clone_bytes_total", Help: "Dataset bytes received and verified by clones.",
 			}),
 		}
-		for _, col := range []prometheus.Collector{m.calls, m.duration, m.bytesCloned} {
-			if err := reg.Register(col); err != nil {
-				var already prometheus.AlreadyRegisteredError
-				if !errors.As(err, &already) {
-					return err
-				}
-			}
+		// Peers sharing a registry share its collectors: the first one
+		// registered is the one scraped, so later peers count into it.
+		var err error
+		if m.calls, err = register(reg, m.calls); err != nil {
+			return err
+		}
+		if m.duration, err = register(reg, m.duration); err != nil {
+			return err
+		}
+		if m.bytesCloned, err = register(reg, m.bytesCloned); err != nil {
+			return err
 		}
 		c.metrics = m
 		return nil
 	}
 }
+
+// register registers col with reg, or returns the collector of the same
+// description already registered there.
+func register[C prometheus.Collector](reg prometheus.Registerer, col C) (C, error) {
+	err := reg.Register(col)
+	var already prometheus.AlreadyRegisteredError
+	switch {
+	case err == nil:
+		return col, nil
+	case errors.As(err, &already):
+		if existing, ok := already.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+		return col, fmt.Errorf("papi metrics: %w", err)
+	default:
+		return col, fmt.Errorf("papi metrics: %w", err)
+	}
+}
+
+// unknownMethodLabel is the method label of calls to methods the API does
+// not declare. Labelling them by the name the caller sent would let any
+// caller create series without bound; user method names have no dot.
+const unknownMethodLabel = "papi.unknown"
 
 func (m *metrics) call(method string, start time.Time, err error) {
 	if m == nil {

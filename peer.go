@@ -660,7 +660,11 @@ func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Re
 	default:
 		return errorResponse(errorf(ErrNoHandlers, "%s is seeded by %s, which runs none of its methods", s.b.hash, p.host.ID()))
 	}
-	p.metrics.call(req.Method, start, err)
+	label := req.Method
+	if _, ok := findMethod(s.b.spec, req.Method); !ok {
+		label = unknownMethodLabel
+	}
+	p.metrics.call(label, start, err)
 	if err != nil {
 		return errorResponse(err)
 	}
