@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
@@ -119,17 +121,36 @@ const MDNSServiceName = "_papi._udp"
 // internet and no address given, and connects to them; a dial then asks
 // them, as it asks every connected peer. It needs multicast, which loopback
 // and many CI machines lack.
+//
+// Anyone on the network can announce, under as many identities as it
+// likes, so what mDNS keeps is bounded: the mdnsMaxPeers heard from most
+// recently, mdnsMaxAddrs addresses each, and mdnsMaxConnecting connection
+// attempts at a time (an announcement that finds them all busy is not
+// followed; the peer announces again).
 type MDNS struct {
-	h   *Host
-	svc mdns.Service
+	h          *Host
+	svc        mdns.Service
+	connecting chan struct{} // one token per connection attempt under way
 
 	mu    sync.Mutex
-	peers map[peer.ID]peer.AddrInfo
+	peers map[peer.ID]mdnsPeer
 }
+
+type mdnsPeer struct {
+	ai   peer.AddrInfo
+	seen time.Time
+}
+
+const (
+	mdnsMaxPeers      = 256
+	mdnsMaxAddrs      = 16
+	mdnsMaxConnecting = 8
+	mdnsConnectWithin = 10 * time.Second
+)
 
 // NewMDNS starts mDNS discovery on h.
 func NewMDNS(h *Host) (*MDNS, error) {
-	m := &MDNS{h: h, peers: map[peer.ID]peer.AddrInfo{}}
+	m := newMDNS(h)
 	m.svc = mdns.NewMdnsService(h.h, MDNSServiceName, m)
 	if err := m.svc.Start(); err != nil {
 		return nil, fmt.Errorf("start mdns: %w", err)
@@ -142,10 +163,43 @@ func (m *MDNS) HandlePeerFound(ai peer.AddrInfo) {
 	if ai.ID == m.h.ID() {
 		return
 	}
+	ai.Addrs = ai.Addrs[:min(len(ai.Addrs), mdnsMaxAddrs)]
 	m.mu.Lock()
-	m.peers[ai.ID] = ai
+	if _, known := m.peers[ai.ID]; !known && len(m.peers) >= mdnsMaxPeers {
+		m.forgetOldest()
+	}
+	m.peers[ai.ID] = mdnsPeer{ai: ai, seen: time.Now()}
 	m.mu.Unlock()
-	go m.h.h.Connect(m.h.ctx, ai)
+	if m.h.h.Network().Connectedness(ai.ID) == network.Connected {
+		return
+	}
+	select {
+	case m.connecting <- struct{}{}:
+	default:
+		return
+	}
+	go func() {
+		defer func() { <-m.connecting }()
+		ctx, cancel := context.WithTimeout(m.h.ctx, mdnsConnectWithin)
+		defer cancel()
+		m.h.h.Connect(ctx, ai)
+	}()
+}
+
+func newMDNS(h *Host) *MDNS {
+	return &MDNS{h: h, peers: map[peer.ID]mdnsPeer{}, connecting: make(chan struct{}, mdnsMaxConnecting)}
+}
+
+// forgetOldest drops the peer heard from least recently; m.mu is held.
+func (m *MDNS) forgetOldest() {
+	var oldest peer.ID
+	var at time.Time
+	for id, p := range m.peers {
+		if oldest == "" || p.seen.Before(at) {
+			oldest, at = id, p.seen
+		}
+	}
+	delete(m.peers, oldest)
 }
 
 // Provide does nothing: on a local network every peer is asked.
@@ -156,8 +210,8 @@ func (m *MDNS) Provide(context.Context, mh.Multihash) error { return nil }
 func (m *MDNS) FindProviders(ctx context.Context, _ mh.Multihash) <-chan peer.AddrInfo {
 	m.mu.Lock()
 	found := make([]peer.AddrInfo, 0, len(m.peers))
-	for _, ai := range m.peers {
-		found = append(found, ai)
+	for _, p := range m.peers {
+		found = append(found, p.ai)
 	}
 	m.mu.Unlock()
 	return staticChannel(ctx, found)

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -103,18 +104,46 @@ func (s *Store) PutBundle(name string, write func(dir string) error) error {
 	return syncDir(filepath.Dir(final))
 }
 
+// hardLink is os.Link; tests replace it to take the copying path.
+var hardLink = os.Link
+
 // LinkObject makes path name the object with that digest, without copying
-// when the file system allows a hard link.
+// when the file system allows a hard link. Where it does not (path on
+// another file system), the object is copied through a small buffer, since
+// it may be larger than memory, and appears at path only once complete.
 func (s *Store) LinkObject(digest [32]byte, path string) error {
 	src := s.ObjectPath(digest)
-	if err := os.Link(src, path); err == nil {
+	if err := hardLink(src, path); err == nil {
 		return nil
 	}
-	in, err := os.ReadFile(src)
+	in, err := os.Open(src)
 	if err != nil {
-		return err
+		return fmt.Errorf("store: %w", err)
 	}
-	return os.WriteFile(path, in, 0o444)
+	defer in.Close()
+	out, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	tmp := out.Name()
+	defer os.Remove(tmp) // after the rename, there is nothing there to remove
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Chmod(0o444)
+	}
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return fmt.Errorf("store: copy object to %s: %w", path, err)
+	}
+	return nil
 }
 
 // Partial is an object being downloaded: a file of the object's full size

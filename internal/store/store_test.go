@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -78,5 +80,57 @@ func TestOpenUnwritable(t *testing.T) {
 	os.WriteFile(file, nil, 0o644)
 	if _, err := Open(filepath.Join(file, "sub")); err == nil {
 		t.Fatal("store under a regular file opened")
+	}
+}
+
+// TestLinkObjectCopiesInBoundedMemory: where a hard link fails, as across
+// file systems, a 64 MiB object is copied to its path byte for byte, read
+// only, without holding it in memory.
+func TestLinkObjectCopiesInBoundedMemory(t *testing.T) {
+	saved := hardLink
+	hardLink = func(string, string) error { return &os.LinkError{Op: "link", Err: errors.New("invalid cross-device link")} }
+	t.Cleanup(func() { hardLink = saved })
+
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 64 << 20
+	digest := [32]byte{9}
+	p, err := s.Begin(digest, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, size)
+	for i := range want {
+		want[i] = byte(i * 7 >> 3)
+	}
+	if _, err := p.File().WriteAt(want, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	path := filepath.Join(t.TempDir(), "stations.cbor")
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := s.LinkObject(digest, path); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > size/16 {
+		t.Errorf("copying a %d-byte object allocated %d bytes", size, grew)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("copied object differs (%v)", err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o444 {
+		t.Errorf("copied object's mode: %v, %v; want read-only", fi.Mode(), err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*")); len(left) > 0 {
+		t.Errorf("temporary files left beside the copy: %v", left)
 	}
 }
