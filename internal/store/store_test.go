@@ -88,7 +88,9 @@ func TestOpenUnwritable(t *testing.T) {
 // only, without holding it in memory.
 func TestLinkObjectCopiesInBoundedMemory(t *testing.T) {
 	saved := hardLink
-	hardLink = func(string, string) error { return &os.LinkError{Op: "link", Err: errors.New("invalid cross-device link")} }
+	hardLink = func(string, string) error {
+		return &os.LinkError{Op: "link", Err: errors.New("invalid cross-device link")}
+	}
 	t.Cleanup(func() { hardLink = saved })
 
 	s, err := Open(t.TempDir())
