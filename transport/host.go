@@ -108,6 +108,17 @@ type Limits struct {
 	// ConnsPerPeer bounds the connections one remote peer may hold
 	// (libp2p resource manager). Default 8.
 	ConnsPerPeer int
+	// ConnsPerIP bounds the connections from one IP address (an IPv6 /56),
+	// whatever identities they present: identities cost nothing to make, so
+	// per-peer budgets alone would let one machine take them many times
+	// over. Default 8. Loopback addresses are not limited.
+	ConnsPerIP int
+	// ConnsPerSubnet bounds the connections from one IPv4 /24 or IPv6 /48.
+	// Default 64.
+	ConnsPerSubnet int
+	// limitLoopback applies ConnsPerIP and ConnsPerSubnet to loopback
+	// addresses too, for tests that play hosts on many addresses.
+	limitLoopback bool
 	// MaxConns bounds the connections of all peers together; the DHT and
 	// relays use connections too. Default 1024.
 	MaxConns int
@@ -174,6 +185,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDataStreams <= 0 {
 		l.MaxDataStreams = 512
+	}
+	if l.ConnsPerIP <= 0 {
+		l.ConnsPerIP = 8
+	}
+	if l.ConnsPerSubnet <= 0 {
+		l.ConnsPerSubnet = 64
 	}
 	if l.ConnsPerPeer <= 0 {
 		l.ConnsPerPeer = 8
@@ -346,7 +363,14 @@ func resourceManager(l Limits) (network.ResourceManager, error) {
 		Protocol:     map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: all, ProtocolBody: bodyAll, ProtocolData: dataAll},
 	}
 	limits := cfg.Build(base)
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits))
+	opts := []rcmgr.Option{rcmgr.WithLimitPerSubnet(
+		[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: l.ConnsPerIP}, {PrefixLength: 24, ConnCount: l.ConnsPerSubnet}},
+		[]rcmgr.ConnLimitPerSubnet{{PrefixLength: 56, ConnCount: l.ConnsPerIP}, {PrefixLength: 48, ConnCount: l.ConnsPerSubnet}},
+	)}
+	if l.limitLoopback {
+		opts = append(opts, rcmgr.WithNetworkPrefixLimit([]rcmgr.NetworkPrefixLimit{}, []rcmgr.NetworkPrefixLimit{}))
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}

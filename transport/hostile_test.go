@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -167,6 +168,67 @@ func TestConnectionsPastTheLimitAreRefused(t *testing.T) {
 	for _, c := range peers {
 		if _, err := c.Call(t.Context(), server.ID(), "t", "echo", []byte("x")); err != nil {
 			t.Fatalf("a peer within the limit: %v", err)
+		}
+	}
+}
+
+// hostAt starts a host listening, and so dialing, from ip on loopback TCP.
+func hostAt(t testing.TB, ip string) *Host {
+	t.Helper()
+	h, err := New(context.Background(), Options{ListenAddrs: []string{"/ip4/" + ip + "/tcp/0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// TestConnectionsPerIPAndSubnet: identities cost nothing, so one address
+// presenting many is held to ConnsPerIP connections, and one /24 to
+// ConnsPerSubnet, while a caller from elsewhere is served. Loopback stands
+// in for the network: its exemption is lifted for the test.
+func TestConnectionsPerIPAndSubnet(t *testing.T) {
+	server := newHost(t, Limits{ConnsPerIP: 3, ConnsPerSubnet: 5, limitLoopback: true})
+	server.SetHandler(echo)
+	try := func(ip string) (*Host, error) {
+		h := hostAt(t, ip)
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		if err := h.Connect(ctx, peer.AddrInfo{ID: server.ID(), Addrs: server.Libp2p().Addrs()}); err != nil {
+			return h, err
+		}
+		// The server may take the connection and then close it; a call
+		// tells.
+		_, err := h.Call(ctx, server.ID(), "t", "echo", []byte("hi"))
+		return h, err
+	}
+	tests := []struct {
+		ip     string
+		admit  bool
+		reason string
+	}{
+		{"127.0.0.2", true, "first from its address"},
+		{"127.0.0.2", true, "second"},
+		{"127.0.0.2", true, "third: ConnsPerIP"},
+		{"127.0.0.2", false, "fourth from one address"},
+		{"127.0.0.2", false, "fifth from one address"},
+		{"127.0.0.3", true, "another address in the /24"},
+		{"127.0.0.4", true, "the fifth in the /24: ConnsPerSubnet"},
+		{"127.0.0.5", false, "the sixth in the /24"},
+		{"127.0.1.1", true, "another /24"},
+	}
+	for _, tc := range tests {
+		h, err := try(tc.ip)
+		if tc.admit && err != nil {
+			t.Errorf("%s (%s): %v, want served", tc.ip, tc.reason, err)
+		}
+		if !tc.admit && err == nil {
+			t.Errorf("%s (%s): served, want refused", tc.ip, tc.reason)
+		}
+		if err == nil {
+			if got := h.Libp2p().Network().ConnsToPeer(server.ID()); len(got) == 0 || !strings.Contains(got[0].LocalMultiaddr().String(), "/"+tc.ip+"/") {
+				t.Fatalf("%s: connection not from the address meant: %v", tc.ip, got)
+			}
 		}
 	}
 }
