@@ -22,7 +22,7 @@ import (
 // papi's clone (fetch, verify every piece, write to the store) against a raw
 // libp2p stream copy of the same bytes, on the same hosts in the same run.
 
-func benchBlobFile(b *testing.B, size int) string {
+func benchBlobFile(b testing.TB, size int) string {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "blob")
 	f, err := os.Create(path)
@@ -41,7 +41,7 @@ func benchBlobFile(b *testing.B, size int) string {
 	return path
 }
 
-func benchBlobBundle(b *testing.B, path string) *Bundle {
+func benchBlobBundle(b testing.TB, path string) *Bundle {
 	b.Helper()
 	bundle, err := boothsAPI(b).Bundle(DataFile("blob", path))
 	if err != nil {

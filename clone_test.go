@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -310,5 +311,68 @@ func TestBandwidthLimits(t *testing.T) {
 	}
 	if _, err := NewPeer(t.Context(), SeedRate(-1, 0)); err == nil {
 		t.Fatal("a negative seed rate was accepted")
+	}
+}
+
+// TestHonestCloneOfAGigabyteWithDefaults: the defaults never refuse a
+// single honest user. With every limit at its default, one caller clones a
+// 1 GiB dataset while it calls the same server; every call is answered,
+// the clone verifies, and the heap grows less than 256 MiB.
+func TestHonestCloneOfAGigabyteWithDefaults(t *testing.T) {
+	t.Parallel() // mostly disk and hashing: it overlaps the tests that wait on the network
+	const size = 1 << 30
+	bundle, err := boothsAPI(t).Bundle(Data("stations", someStations), DataFile("blob", benchBlobFile(t, size)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, client := newTestPeer(t), newTestPeer(t)
+	serveTest(t, server, bundle)
+	c := dialTest(t, client, bundle.Hash(), server)
+
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var calls, failed atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			resp, err := Call[NearestReq, NearestResp](t.Context(), c, "Nearest", NearestReq{Lat: 41.4, Lon: 2.2, Limit: 1})
+			calls.Add(1)
+			if err != nil || len(resp.Stations) != 1 {
+				failed.Add(1)
+				t.Logf("call during the clone: %v", err)
+			}
+		}
+	})
+	got, err := cloneTest(t, client, bundle.Hash(), Provider(server.Addrs()...))
+	close(done)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("clone of 1 GiB with the defaults: %v", err)
+	}
+	if err := VerifyBundle(got, bundle.Hash()); err != nil {
+		t.Fatal(err)
+	}
+	grew := int64(peak.Load()) - int64(before.HeapInuse)
+	t.Logf("%d calls during the clone, %d failed; heap grew %d MiB", calls.Load(), failed.Load(), grew>>20)
+	if calls.Load() == 0 || failed.Load() > 0 {
+		t.Errorf("%d of %d calls during the clone failed", failed.Load(), calls.Load())
+	}
+	if grew > 256<<20 {
+		t.Errorf("heap grew %d MiB during the clone, want under 256", grew>>20)
 	}
 }
