@@ -70,7 +70,7 @@ type Limits struct {
 	MaxCalls int
 	// MaxRequestMemoryPerPeer bounds the request payloads one peer's calls
 	// in flight hold in memory; past it a call fails with
-	// ResourceExhausted before its payload is read. Default 256 MiB, and
+	// ResourceExhausted before its payload is read. Default 128 MiB, and
 	// never less than MaxRequestBytes.
 	MaxRequestMemoryPerPeer int64
 	// MaxRequestMemory bounds the request payloads all calls in flight hold
@@ -102,7 +102,7 @@ type Limits struct {
 	// hold open. Default 16.
 	DataStreamsPerPeer int
 	// MaxDataStreams bounds the ProtocolData streams of all peers together.
-	// Default 512; it is held below a quarter of the host's inbound stream
+	// Default 256; it is held below a quarter of the host's inbound stream
 	// limit, so that peers cloning leave room for calls.
 	MaxDataStreams int
 	// ConnsPerPeer bounds the connections one remote peer may hold
@@ -160,7 +160,7 @@ func (l Limits) withDefaults() Limits {
 		l.MaxCalls = 4096
 	}
 	if l.MaxRequestMemoryPerPeer <= 0 {
-		l.MaxRequestMemoryPerPeer = 256 << 20
+		l.MaxRequestMemoryPerPeer = 128 << 20
 	}
 	l.MaxRequestMemoryPerPeer = max(l.MaxRequestMemoryPerPeer, l.MaxRequestBytes)
 	if l.MaxRequestMemory <= 0 {
@@ -184,7 +184,7 @@ func (l Limits) withDefaults() Limits {
 		l.DataStreamsPerPeer = 16
 	}
 	if l.MaxDataStreams <= 0 {
-		l.MaxDataStreams = 512
+		l.MaxDataStreams = 256
 	}
 	if l.ConnsPerIP <= 0 {
 		l.ConnsPerIP = 8

@@ -2,7 +2,9 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/ugorji/go/codec"
+
 	"github.com/papi-dev/papi/internal/wire"
 )
 
@@ -26,21 +30,30 @@ import (
 //	go test -run '^$' -bench UnderAttack -benchtime 2000x ./transport/
 func BenchmarkUnderAttack(b *testing.B) {
 	attacks := []struct {
-		name string
-		run  func(ctx context.Context, a *attackers)
+		name   string
+		run    func(ctx context.Context, a *attackers)
+		builds bool // calls attackers.holding once set up
 	}{
-		{"none", nil},
-		{"garbage", attackGarbage},
-		{"10k-streams", attackStreams},
-		{"4GiB-prefix", attackHugePrefix},
-		{"slowloris", attackTrickle},
-		{"64MiB-requests", attackLargeRequests},
+		{"none", nil, false},
+		{"garbage", attackGarbage, false},
+		{"10k-streams", attackStreams, false},
+		{"4GiB-prefix", attackHugePrefix, false},
+		{"slowloris", attackTrickle, false},
+		{"64MiB-requests", attackLargeRequests, false},
+		{"stalled-uploads", attackStalledUploads, false},
+		{"stalled-readers", attackStalledReaders, true},
+		{"unread-replies", attackUnreadReplies, false},
 	}
 	for _, a := range attacks {
 		b.Run(a.name, func(b *testing.B) {
 			server, client := pair(b, Limits{MessageTimeout: 2 * time.Second, StreamsPerPeer: 256}, echo)
-			ServeData(server, func([32]byte) (DataSource, error) { return nil, ErrDataNotFound }, SeedLimits{})
-			attackers := &attackers{b: b, server: server}
+			ServeData(server, func(d [32]byte) (DataSource, error) {
+				if d != benchDigest {
+					return nil, ErrDataNotFound
+				}
+				return memSource{Reader: bytes.NewReader(benchData)}, nil
+			}, SeedLimits{})
+			attackers := &attackers{b: b, server: server, ready: make(chan struct{})}
 			runtime.GC()
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)
@@ -48,7 +61,13 @@ func BenchmarkUnderAttack(b *testing.B) {
 			var wg sync.WaitGroup
 			if a.run != nil {
 				wg.Go(func() { a.run(ctx, attackers) })
-				time.Sleep(300 * time.Millisecond) // let the attack take hold
+				// Let the attack take hold: one that builds up what it holds
+				// says when it is done; the others run a moment first.
+				if a.builds {
+					<-attackers.ready
+				} else {
+					time.Sleep(300 * time.Millisecond)
+				}
 			}
 			var peak atomic.Uint64
 			wg.Go(func() {
@@ -89,6 +108,12 @@ func BenchmarkUnderAttack(b *testing.B) {
 	}
 }
 
+// benchDigest names benchData, the one dataset the attacked server seeds.
+var (
+	benchDigest = [32]byte{7}
+	benchData   = make([]byte, MaxDataRange)
+)
+
 // attackers hands an attack its peer: the same one until the server bars
 // it, then a fresh identity, as a real attacker would mint one.
 type attackers struct {
@@ -97,7 +122,12 @@ type attackers struct {
 	mu     sync.Mutex
 	cur    *Host
 	minted int
+	ready  chan struct{} // closed by an attack once it holds all it will
+	once   sync.Once
 }
+
+// holding tells the benchmark the attack holds what it set out to.
+func (a *attackers) holding() { a.once.Do(func() { close(a.ready) }) }
 
 func (a *attackers) current() *Host {
 	a.mu.Lock()
@@ -108,6 +138,16 @@ func (a *attackers) current() *Host {
 		a.minted++
 	}
 	return a.cur
+}
+
+// fresh mints an identity of its own for an attack that uses many at once.
+func (a *attackers) fresh() *Host {
+	h := newHost(a.b, Limits{})
+	h.Libp2p().Peerstore().AddAddrs(a.server.ID(), a.server.Libp2p().Addrs(), time.Hour)
+	a.mu.Lock()
+	a.minted++
+	a.mu.Unlock()
+	return h
 }
 
 // open opens a stream to the server, minting a new identity when the
@@ -242,6 +282,89 @@ func attackLargeRequests(ctx context.Context, a *attackers) {
 	}
 	<-ctx.Done()
 	for _, s := range held {
+		s.Reset()
+	}
+}
+
+// attackStalledUploads: 4 identities hold 4 body streams each, every one
+// announcing a 64 MiB request and sending nothing more, and open them again
+// as they are cut.
+func attackStalledUploads(ctx context.Context, a *attackers) {
+	var wg sync.WaitGroup
+	for range 4 {
+		h := a.fresh()
+		for range 4 {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					s, err := h.Libp2p().NewStream(ctx, a.server.ID(), ProtocolBody)
+					if err != nil {
+						return // barred for stalling: the attack has been seen off
+					}
+					w := bufio.NewWriter(s)
+					writeFrame(w, wire.BodyHeader{Target: "t", Method: "echo", Size: 64 << 20})
+					w.Flush()
+					s.Read(make([]byte, 1)) // until the server cuts it
+					s.Reset()
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// attackStalledReaders: 64 identities open 64 data streams each, ask for
+// 16 MiB on every one and never read. The streams are raw, with no buffers
+// of the attacker's own: the heap that grows is the server's, and the
+// receive windows libp2p keeps on the attacker's side.
+func attackStalledReaders(ctx context.Context, a *attackers) {
+	var mu sync.Mutex
+	var held []network.Stream
+	var wg sync.WaitGroup
+	req := binary.AppendUvarint(binary.AppendUvarint(append([]byte{dataKindRange}, benchDigest[:]...), 0), MaxDataRange)
+	for range 64 {
+		h := a.fresh()
+		wg.Go(func() {
+			for range 64 {
+				s, err := h.Libp2p().NewStream(ctx, a.server.ID(), ProtocolData)
+				if err != nil {
+					continue
+				}
+				if _, err := s.Write(req); err != nil {
+					s.Reset()
+					continue // past DataStreamsPerPeer
+				}
+				mu.Lock()
+				held = append(held, s)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	a.holding()
+	<-ctx.Done()
+	for _, s := range held {
+		s.Reset()
+	}
+}
+
+// attackUnreadReplies: one peer sends 200 calls of 900 KiB on a session
+// and reads no reply, on one session after another.
+func attackUnreadReplies(ctx context.Context, a *attackers) {
+	var msg bytes.Buffer
+	enc := codec.NewEncoder(&msg, &codec.MsgpackHandle{})
+	payload := make([]byte, 900<<10)
+	for ctx.Err() == nil {
+		s, err := a.session(ctx)
+		if err != nil {
+			return
+		}
+		for n := range 200 {
+			msg.Reset()
+			enc.Encode(&wire.Call{ID: uint64(n + 1), Target: "t", Method: "echo", Payload: payload})
+			if _, err := s.Write(msg.Bytes()); err != nil {
+				break
+			}
+		}
 		s.Reset()
 	}
 }
