@@ -266,18 +266,36 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 }
 
 var (
-	defaultPeerOnce sync.Once
-	defaultPeer     *Peer
-	defaultPeerErr  error
+	defaultPeerMu sync.Mutex
+	defaultPeer   *Peer
+	// defaultPeerOptions are the default peer's; tests keep it on loopback.
+	defaultPeerOptions = []PeerOption{NATTraversal()}
 )
 
 // DefaultPeer returns the Peer that the package-level Serve, Dial and Clone
-// use, starting it on first use with default options and NATTraversal.
+// use, starting it on first use with default options and NATTraversal: it
+// listens on every interface, TCP and QUIC, and asks the router to forward
+// a port. A start that fails is tried again on the next use. Close it to
+// stop it (its bundles with it); the next use starts a new one. A program
+// that wants other options, or several peers, makes its own with NewPeer.
 func DefaultPeer() (*Peer, error) {
-	defaultPeerOnce.Do(func() {
-		defaultPeer, defaultPeerErr = NewPeer(context.Background(), NATTraversal())
-	})
-	return defaultPeer, defaultPeerErr
+	defaultPeerMu.Lock()
+	defer defaultPeerMu.Unlock()
+	if defaultPeer != nil && !defaultPeer.isClosed() {
+		return defaultPeer, nil
+	}
+	p, err := NewPeer(context.Background(), defaultPeerOptions...)
+	if err != nil {
+		return nil, err
+	}
+	defaultPeer = p
+	return p, nil
+}
+
+func (p *Peer) isClosed() bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.closed
 }
 
 // ID returns the peer's libp2p identity.
@@ -333,6 +351,7 @@ type Server struct {
 	policy       Policy
 	ctx          context.Context // cancelled when draining gives up
 	cancel       context.CancelFunc
+	stopWithCtx  func() bool // stops closing the server when Serve's ctx ends
 
 	mu       sync.Mutex
 	closing  bool
@@ -380,7 +399,10 @@ func Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Server, error)
 }
 
 // Serve makes b callable by other peers, by its bundle hash and by its API
-// hash, until the Server is closed. One peer serves any number of bundles.
+// hash, until ctx ends or the Server is closed; when ctx ends, the server
+// closes as Server.Close does, draining calls in flight. ctx also bounds
+// what Serve does before it returns, such as loading the bundle's
+// WebAssembly handlers. One peer serves any number of bundles.
 func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Server, error) {
 	c := serveConfig{api: b.api, drainTimeout: 10 * time.Second}
 	for _, o := range opts {
@@ -421,6 +443,9 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 	if len(p.discovery) > 0 {
 		go p.announce(s)
 	}
+	s.mu.Lock()
+	s.stopWithCtx = context.AfterFunc(ctx, func() { s.Close() })
+	s.mu.Unlock()
 	return s, nil
 }
 
@@ -519,9 +544,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	already := s.closing
 	s.closing = true
+	stopWithCtx := s.stopWithCtx
 	s.mu.Unlock()
 	if !already {
 		s.peer.unserve(s)
+		if stopWithCtx != nil {
+			stopWithCtx()
+		}
 	}
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()

@@ -510,3 +510,75 @@ func TestDialPrefersAProviderWithHandlers(t *testing.T) {
 		t.Fatalf("call to a seeder: %v, want ErrNoHandlers (unavailable)", err)
 	}
 }
+
+// TestServeEndsWithItsContext: a server stops when the context given to
+// Serve ends, as by Close; another bundle on the same peer is still served.
+func TestServeEndsWithItsContext(t *testing.T) {
+	server, client := newTestPeer(t), newTestPeer(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	b := boothsBundle(t)
+	if _, err := server.Serve(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := probeAPI(t).Bundle()
+	serveTest(t, server, other)
+	c := dialTest(t, client, b.Hash(), server)
+	if _, err := Call[CountReq, CountResp](t.Context(), c, "Count", CountReq{}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := Call[CountReq, CountResp](t.Context(), c, "Count", CountReq{})
+		if errors.Is(err, ErrNotServed) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("call after Serve's context ended: %v, want ErrNotServed", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	dialTest(t, client, other.Hash(), server)
+}
+
+// TestDefaultPeerStartsAgainAfterClose: the default peer can be closed, and
+// the next package-level call starts a new one; a start that fails is not
+// remembered.
+func TestDefaultPeerStartsAgainAfterClose(t *testing.T) {
+	saved := defaultPeerOptions
+	t.Cleanup(func() {
+		defaultPeerMu.Lock()
+		defer defaultPeerMu.Unlock()
+		if defaultPeer != nil {
+			defaultPeer.Close()
+		}
+		defaultPeerOptions = saved
+	})
+	defaultPeerOptions = []PeerOption{ListenAddrs("/ip4/127.0.0.1/tcp/0")}
+	first, err := DefaultPeer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := DefaultPeer(); again != first {
+		t.Fatal("a second DefaultPeer is another peer while the first is open")
+	}
+	first.Close()
+
+	defaultPeerOptions = []PeerOption{ListenAddrs("not a multiaddr")}
+	if _, err := DefaultPeer(); err == nil {
+		t.Fatal("a default peer started with a bad address")
+	}
+	defaultPeerOptions = []PeerOption{ListenAddrs("/ip4/127.0.0.1/tcp/0")}
+	second, err := DefaultPeer()
+	if err != nil {
+		t.Fatalf("after a failed start: %v", err)
+	}
+	if second == first {
+		t.Fatal("DefaultPeer returned the closed peer")
+	}
+	b := boothsBundle(t)
+	if _, err := Serve(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	dialTest(t, newTestPeer(t), b.Hash(), second)
+}
