@@ -37,19 +37,10 @@ type Response struct {
 // cancels or goes away, or the host closes.
 type Handler func(ctx context.Context, req *Request) *Response
 
-type peerKey struct{}
-
-// PeerFromContext returns the caller's peer ID inside a Handler.
-func PeerFromContext(ctx context.Context) (peer.ID, bool) {
-	p, ok := ctx.Value(peerKey{}).(peer.ID)
-	return p, ok
-}
-
 // server runs calls for a host, whichever protocol they came by.
 type server struct {
 	h        *Host
 	handler  atomic.Pointer[Handler]
-	draining atomic.Bool
 	inflight sync.WaitGroup
 
 	mu           sync.Mutex
@@ -119,9 +110,6 @@ func (r *reservation) release() {
 // admit takes a place for one call of p among MaxCallsPerPeer and
 // MaxCalls, or refuses it; done gives the place back.
 func (s *server) admit(p peer.ID) (done func(), refused *Response) {
-	if s.draining.Load() {
-		return nil, errResponse(codes.Unavailable, "server is shutting down")
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.perPeer[p] >= s.h.limits.MaxCallsPerPeer {
@@ -148,20 +136,6 @@ func (s *server) admit(p peer.ID) (done func(), refused *Response) {
 // calls are answered Unimplemented.
 func (h *Host) SetHandler(f Handler) { h.server.handler.Store(&f) }
 
-// Drain stops taking new calls (they are answered Unavailable) and waits for
-// those in flight to finish, or for ctx to end.
-func (h *Host) Drain(ctx context.Context) error {
-	h.server.draining.Store(true)
-	done := make(chan struct{})
-	go func() { h.server.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 func errResponse(code codes.Code, format string, args ...any) *Response {
 	return &Response{Code: code, Message: fmt.Sprintf(format, args...)}
 }
@@ -182,7 +156,6 @@ func (s *server) call(ctx context.Context, req *Request, timeout time.Duration) 
 	if hp == nil || *hp == nil {
 		return errResponse(codes.Unimplemented, "no handler")
 	}
-	ctx = context.WithValue(ctx, peerKey{}, req.Peer)
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)

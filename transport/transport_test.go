@@ -75,8 +75,7 @@ func echo(ctx context.Context, req *Request) *Response {
 	case "panic":
 		panic("asked to")
 	case "peer":
-		p, _ := PeerFromContext(ctx)
-		return &Response{Payload: []byte(p.String())}
+		return &Response{Payload: []byte(req.Peer.String())}
 	}
 	return &Response{Code: codes.Unimplemented, Message: "no method " + req.Method}
 }

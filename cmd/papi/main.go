@@ -405,7 +405,7 @@ func runOpenAPI(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer closePeer()
-		if doc, err = papi.OpenAPIOf(c.Spec(), c.APIHash()); err != nil {
+		if doc, err = papi.OpenAPI(c); err != nil {
 			return err
 		}
 	}
