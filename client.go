@@ -202,7 +202,7 @@ func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) (
 			pending--
 			if r.err != nil {
 				p.log.DebugContext(ctx, "papi: provider dropped", "hash", h.String(), "peer", r.id.String(), "err", r.err)
-				errs = append(errs, fmt.Errorf("peer %s: %w", r.id, r.err))
+				errs = append(errs, peerError{r.id, r.err})
 				continue
 			}
 			if !all && r.cl.seed {
@@ -237,7 +237,7 @@ func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) (
 	if len(errs) == 0 {
 		return nil, errorf(ErrNoProvider, "%s: no peer to ask (give one with papi.Provider, or join a DHT)", h)
 	}
-	return nil, errorf(ErrNoProvider, "%s: %w", h, errors.Join(errs...))
+	return nil, errorf(ErrNoProvider, "%s: %w", h, joinPeerErrors(errs))
 }
 
 // maxConnectedAsked caps how many already-connected peers a dial asks. A
@@ -313,7 +313,7 @@ func (p *Peer) tryProvider(ctx context.Context, c *dialConfig, h Hash, ai peer.A
 	id := ai.ID
 	if len(ai.Addrs) > 0 {
 		if err := p.host.Connect(ctx, ai); err != nil {
-			return nil, Errorf(CodeUnavailable, "connect: %w", err)
+			return nil, NewError(CodeUnavailable, err)
 		}
 	}
 	out, err := p.host.Call(ctx, id, h.String(), describeMethod, nil)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/papi-dev/papi/guest"
 	"github.com/papi-dev/papi/internal/codes"
@@ -132,12 +135,56 @@ func (e *Error) Code() Code { return e.code }
 // Message returns the error's message without the code.
 func (e *Error) Message() string { return e.msg }
 
-// Error implements error.
+// Error implements error. An error that is an instance of a sentinel reads
+// as the sentinel's text and its detail ("no provider: …"); others start
+// with their code ("not_found: …").
 func (e *Error) Error() string {
-	if e.msg == "" {
+	switch {
+	case e.msg == "":
 		return e.code.String()
+	case e.reason != nil:
+		return e.msg
 	}
 	return e.code.String() + ": " + e.msg
+}
+
+// peerError is why one peer could not serve a request.
+type peerError struct {
+	id  peer.ID
+	err error
+}
+
+func (p peerError) Error() string { return "peer " + p.id.String() + ": " + detail(p.err) }
+func (p peerError) Unwrap() error { return p.err }
+
+// detail is err's message without the code that the error around it
+// already gives.
+func detail(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.msg != "" && e.reason == nil && err == error(e) {
+		return e.msg
+	}
+	return err.Error()
+}
+
+// peerErrors are why each of several peers failed, on one line.
+type peerErrors []error
+
+func (p peerErrors) Error() string {
+	parts := make([]string, len(p))
+	for i, err := range p {
+		parts[i] = err.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (p peerErrors) Unwrap() []error { return p }
+
+func joinPeerErrors(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return peerErrors(errs)
 }
 
 // Unwrap returns the wrapped error; on the receiving side of the wire, the sentinel.

@@ -363,7 +363,7 @@ func (p *Peer) Resolve(ctx context.Context, n Name, opts ...DialOption) (*NameRe
 			if a.err != nil {
 				if !errors.Is(a.err, ErrNotServed) {
 					p.log.DebugContext(ctx, "papi: name record dropped", "name", n.String(), "peer", a.id.String(), "err", a.err)
-					errs = append(errs, fmt.Errorf("peer %s: %w", a.id, a.err))
+					errs = append(errs, peerError{a.id, a.err})
 				}
 				continue
 			}
@@ -390,7 +390,7 @@ func (p *Peer) Resolve(ctx context.Context, n Name, opts ...DialOption) (*NameRe
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errorf(ErrNoProvider, "resolve %s: %w", n, errors.Join(errs...))
+		return nil, errorf(ErrNoProvider, "resolve %s: %w", n, joinPeerErrors(errs))
 	}
 	return nil, errorf(ErrNoProvider, "resolve %s: no peer holds a record of it", n)
 }
@@ -399,7 +399,7 @@ func (p *Peer) Resolve(ctx context.Context, n Name, opts ...DialOption) (*NameRe
 func (p *Peer) askRecord(ctx context.Context, n Name, ai peer.AddrInfo) (*NameRecord, error) {
 	if len(ai.Addrs) > 0 {
 		if err := p.host.Connect(ctx, ai); err != nil {
-			return nil, Errorf(CodeUnavailable, "connect: %w", err)
+			return nil, NewError(CodeUnavailable, err)
 		}
 	}
 	out, err := p.host.Call(ctx, ai.ID, n.String(), resolveMethod, nil)

@@ -582,3 +582,28 @@ func TestDefaultPeerStartsAgainAfterClose(t *testing.T) {
 	}
 	dialTest(t, newTestPeer(t), b.Hash(), second)
 }
+
+// TestDialErrorsReadOnce: why a dial failed reads on one line, each fact
+// once: the hash, each peer and its own reason, with no code repeated.
+func TestDialErrorsReadOnce(t *testing.T) {
+	client, server, gone := newTestPeer(t), newTestPeer(t), newTestPeer(t)
+	serveTest(t, server, boothsBundle(t))
+	goneAddrs := gone.Addrs()
+	gone.Close()
+	want := blobBundle(t, 10, 1).Hash()
+	_, err := client.Dial(t.Context(), want, Provider(append(goneAddrs, server.Addrs()...)...))
+	if !errors.Is(err, ErrNoProvider) || !errors.Is(err, ErrNotServed) {
+		t.Fatalf("dial: %v, want ErrNoProvider wrapping ErrNotServed", err)
+	}
+	msg := err.Error()
+	for _, s := range []string{"no provider: " + want.String() + ": ", "peer " + server.ID().String() + ": hash not served", "peer " + gone.ID().String() + ": peer unavailable: /ip4/127.0.0.1/tcp/", "connection refused"} {
+		if !strings.Contains(msg, s) {
+			t.Errorf("dial error lacks %q:\n%s", s, msg)
+		}
+	}
+	for _, s := range []string{"unavailable: no provider", "not_found:", "\n", "failed to dial"} {
+		if strings.Contains(msg, s) {
+			t.Errorf("dial error has %q:\n%s", s, msg)
+		}
+	}
+}

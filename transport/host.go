@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
 
 	rpc "github.com/libp2p/go-libp2p-gorpc"
@@ -398,9 +400,30 @@ func (h *Host) Limits() Limits { return h.limits }
 // Connect connects to a peer at the addresses given.
 func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	if err := h.h.Connect(ctx, ai); err != nil {
-		return fmt.Errorf("%w: connect %s: %w", ErrUnavailable, ai.ID, err)
+		return fmt.Errorf("%w: %w", ErrUnavailable, dialFailure{err})
 	}
 	return nil
+}
+
+// dialFailure words libp2p's dial error on one line, address by address:
+// its own message repeats the peer and spreads over lines.
+type dialFailure struct{ err error }
+
+func (d dialFailure) Unwrap() error { return d.err }
+
+func (d dialFailure) Error() string {
+	var de *swarm.DialError
+	if !errors.As(d.err, &de) || len(de.DialErrors) == 0 {
+		return d.err.Error()
+	}
+	parts := make([]string, 0, len(de.DialErrors)+1)
+	for _, te := range de.DialErrors {
+		parts = append(parts, fmt.Sprintf("%s: %v", te.Address, te.Cause))
+	}
+	if de.Skipped > 0 {
+		parts = append(parts, fmt.Sprintf("%d more addresses failed", de.Skipped))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Close stops the host. Calls in flight, both ways, end with ErrUnavailable.
