@@ -154,7 +154,7 @@ func TestServeThenInspectAndClone(t *testing.T) {
 	}
 	// The command only seeds: a call reaches no handler, and says so.
 	_, stderr, code = papiCmd(t, append(append([]string{"call"}, net...), b.Hash().String(), "Echo", `{"text":"a","times":1}`)...)
-	if code != exitError || !strings.Contains(stderr, "unknown method") {
+	if code != exitError || !strings.Contains(stderr, "no handlers here") {
 		t.Fatalf("call on a seeded bundle: %d %s", code, stderr)
 	}
 }
