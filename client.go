@@ -430,7 +430,8 @@ func (c *Client) RemotePeer() peer.ID { return c.remote }
 // Call calls method on the bundle c is dialed to, with a typed request and
 // response. Before the first call of a method with these types, Req and Resp
 // are checked against the remote spec: a difference is an error matching
-// ErrSpecMismatch that names the field. A request that breaks a condition of
+// ErrSpecMismatch that names the field, says what the local type and the
+// remote spec each have there, and what to change in the local type. A request that breaks a condition of
 // the spec is refused before it is sent (ErrPrecondition).
 func Call[Req, Resp any](ctx context.Context, c *Client, method string, req Req) (Resp, error) {
 	var resp Resp
@@ -479,14 +480,9 @@ func compareTypes(s *Spec, method string, req, resp reflect.Type) error {
 	if !ok {
 		return errorf(ErrUnknownMethod, "%s has no method %q", s.Name, method)
 	}
-	b := spec.NewBuilder()
 	local := func(part string, t reflect.Type, remote *Schema) error {
-		sch, err := b.Schema(t)
-		if err != nil {
-			return errorf(ErrSpecMismatch, "%s %s: %w", method, part, err)
-		}
-		if err := spec.Compare(sch, b.Defs(), remote, s.Defs); err != nil {
-			return errorf(ErrSpecMismatch, "%s %s: local type %s: %w", method, part, t, err)
+		if err := spec.CompareType(t, remote, s.Defs); err != nil {
+			return errorf(ErrSpecMismatch, "%s %s: local type %s does not match the remote spec: %w", method, part, t, err)
 		}
 		return nil
 	}

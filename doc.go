@@ -7,7 +7,7 @@
 // # Declaring an API
 //
 // An API is a name, a version and methods. Each method has a request and a
-// response type, plain Go structs, and a handler:
+// response type, usually plain Go structs, and a handler:
 //
 //	type NearestReq struct {
 //		Lat   float64 `cbor:"lat" papi:"minimum=-90,maximum=90"`
@@ -22,7 +22,11 @@
 // cbor or json tag), types, which fields are required (every field but
 // pointers and omitempty ones), and descriptions from `doc:"…"` tags. Types
 // that cannot cross the wire (channels, functions, interfaces) are refused
-// at declaration, with an error naming the field.
+// at declaration, with an error naming the field. Any other type works as a
+// request or a response too (a string, a slice, a map), but conditions live
+// on struct fields and only a struct can grow optional fields later, so
+// structs are the ones to prefer. Each Handle call reports its own error;
+// an API with any error refuses to bundle and lists them all.
 //
 // # Conditions
 //

@@ -2,6 +2,7 @@ package papi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -38,7 +39,7 @@ type API struct {
 	mu      sync.Mutex
 	methods map[string]*method
 	builder *spec.Builder
-	err     error // the first declaration error: every later use reports it
+	errs    []error // every declaration error, in order: Spec and Bundle report them all
 }
 
 // method is one declared method with what it needs to run a call: the
@@ -75,7 +76,7 @@ var (
 func New(name, version string, opts ...APIOption) *API {
 	a := &API{name: name, version: version, methods: map[string]*method{}, builder: spec.NewBuilder()}
 	if !apiName.MatchString(name) {
-		a.err = fmt.Errorf("papi.New: invalid API name %q", name)
+		a.errs = append(a.errs, fmt.Errorf("papi.New: invalid API name %q", name))
 	}
 	for _, o := range opts {
 		o.applyAPI(a)
@@ -90,11 +91,21 @@ func (a *API) Name() string { return a.name }
 func (a *API) Version() string { return a.version }
 
 // Handle declares the method name of api, served by h. The spec of the
-// method is derived from Req and Resp, which must be structs (or types that
-// reduce to them) of supported field types; conditions come from `papi`
-// struct tags. An unsupported type is refused here, with an error naming
-// the field. The error is also kept by api and reported by every later
-// Spec or Bundle call, so a program that ignores it still fails loudly.
+// method is derived from Req and Resp: field names, types, required fields
+// and the conditions of `papi` struct tags. An unsupported type (a channel,
+// a function, an interface, a map with other than string keys) is refused
+// here, with an error naming the field.
+//
+// Req and Resp may be of any type the spec can describe, not only structs:
+// a string, a number, a slice or a map is sent as itself, and a pointer
+// makes the value nullable. Conditions live in struct field tags, so only
+// the fields of structs carry them, and only a struct can later gain an
+// optional field without changing what existing callers send: prefer
+// structs for anything that may grow.
+//
+// The error concerns this declaration only. It is also kept by api, which
+// then refuses to make a Spec or a Bundle and reports every declaration
+// error, joined, so a program that ignores one still fails loudly.
 //
 // A request that breaks a condition never reaches h: the caller gets
 // ErrPrecondition. A response that breaks one is not sent: the caller gets
@@ -104,21 +115,18 @@ func Handle[Req, Resp any](api *API, name string, h func(context.Context, Req) (
 	for _, o := range opts {
 		o.applyMethod(m)
 	}
-	err := api.declare(m)
-	if err != nil {
-		return err
-	}
-	reqCheck, err := spec.ValidatorFor(m.reqType)
-	if err == nil {
-		var respCheck *spec.Validator
-		if respCheck, err = spec.ValidatorFor(m.respType); err == nil {
-			m.call = typedCall(name, h, reqCheck, respCheck)
+	return api.declare(m, func() error {
+		reqCheck, err := spec.ValidatorFor(m.reqType)
+		if err != nil {
+			return fmt.Errorf("request: %w", err)
 		}
-	}
-	if err != nil {
-		return api.fail(fmt.Errorf("papi.Handle %s: %w", name, err))
-	}
-	return nil
+		respCheck, err := spec.ValidatorFor(m.respType)
+		if err != nil {
+			return fmt.Errorf("response: %w", err)
+		}
+		m.call = typedCall(name, h, reqCheck, respCheck)
+		return nil
+	})
 }
 
 // requestDecoder decodes call payloads; the transport has already bounded
@@ -149,55 +157,57 @@ func typedCall[Req, Resp any](name string, h func(context.Context, Req) (Resp, e
 	}
 }
 
-func (a *API) declare(m *method) error {
+// declare adds m to a once its name and types check and compile has made
+// its call; a failure is kept and returned, and leaves a as it was.
+func (a *API) declare(m *method, compile func() error) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.err != nil {
-		return a.err
+	err := a.add(m, compile)
+	if err != nil {
+		err = fmt.Errorf("papi.Handle %s: %w", m.name, err)
+		a.errs = append(a.errs, err)
 	}
-	fail := func(err error) error {
-		a.err = fmt.Errorf("papi.Handle %s: %w", m.name, err)
-		return a.err
-	}
+	return err
+}
+
+func (a *API) add(m *method, compile func() error) error {
 	if !methodName.MatchString(m.name) {
-		return fail(fmt.Errorf("invalid method name %q", m.name))
+		return fmt.Errorf("invalid method name %q", m.name)
 	}
 	if _, dup := a.methods[m.name]; dup {
-		return fail(fmt.Errorf("method %s declared twice", m.name))
+		return fmt.Errorf("method %s declared twice", m.name)
 	}
+	// Into a copy, so that a response that fails does not leave the
+	// request's definitions behind to clash with a later method's.
+	b := a.builder.Clone()
 	var err error
-	if m.request, err = a.builder.Schema(m.reqType); err != nil {
-		return fail(fmt.Errorf("request: %w", err))
+	if m.request, err = b.Schema(m.reqType); err != nil {
+		return fmt.Errorf("request: %w", err)
 	}
-	if m.response, err = a.builder.Schema(m.respType); err != nil {
-		return fail(fmt.Errorf("response: %w", err))
+	if m.response, err = b.Schema(m.respType); err != nil {
+		return fmt.Errorf("response: %w", err)
 	}
+	if err := compile(); err != nil {
+		return err
+	}
+	a.builder = b
 	a.methods[m.name] = m
 	return nil
 }
 
-func (a *API) fail(err error) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.err == nil {
-		a.err = err
-	}
-	return a.err
-}
-
-// Err returns the first error made declaring api, if any.
+// Err returns every error made declaring api, joined; nil if there was none.
 func (a *API) Err() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.err
+	return errors.Join(a.errs...)
 }
 
 // Spec returns the spec derived from api's declarations.
 func (a *API) Spec() (*Spec, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.err != nil {
-		return nil, a.err
+	if err := errors.Join(a.errs...); err != nil {
+		return nil, err
 	}
 	s := &spec.Spec{Name: a.name, Version: a.version, Description: a.description, Defs: a.builder.Defs()}
 	for _, m := range a.methods {

@@ -489,15 +489,17 @@ func checkImplements(api *API, want *Spec) error {
 		return err
 	}
 	for _, wm := range want.Methods {
-		hm, ok := findMethod(have, wm.Name)
+		m, ok := api.lookup(wm.Name)
 		if !ok {
 			return errorf(ErrSpecMismatch, "no handler for method %s", wm.Name)
 		}
-		if err := spec.Compare(hm.Request, have.Defs, wm.Request, want.Defs); err != nil {
-			return errorf(ErrSpecMismatch, "method %s request: %w", wm.Name, err)
+		// From the Go types rather than from have, so that the message
+		// names the Go field to change.
+		if err := spec.CompareType(m.reqType, wm.Request, want.Defs); err != nil {
+			return errorf(ErrSpecMismatch, "method %s request: the handler's type %s (local) does not match the bundle's spec (remote): %w", wm.Name, m.reqType, err)
 		}
-		if err := spec.Compare(hm.Response, have.Defs, wm.Response, want.Defs); err != nil {
-			return errorf(ErrSpecMismatch, "method %s response: %w", wm.Name, err)
+		if err := spec.CompareType(m.respType, wm.Response, want.Defs); err != nil {
+			return errorf(ErrSpecMismatch, "method %s response: the handler's type %s (local) does not match the bundle's spec (remote): %w", wm.Name, m.respType, err)
 		}
 	}
 	for _, hm := range have.Methods {

@@ -109,13 +109,17 @@ func Handle[Req, Resp any](api *API, name string, h func(context.Context, Req) (
 		if _, dup := api.methods[name]; dup {
 			return fmt.Errorf("method %s declared twice", name)
 		}
-		if m.request, err = api.builder.Schema(reflect.TypeFor[Req]()); err != nil {
+		// Into a copy, as papi.Handle does, so that a failed response
+		// leaves no definition of the request behind.
+		b := api.builder.Clone()
+		if m.request, err = b.Schema(reflect.TypeFor[Req]()); err != nil {
 			return fmt.Errorf("request: %w", err)
 		}
-		if m.response, err = api.builder.Schema(reflect.TypeFor[Resp]()); err != nil {
+		if m.response, err = b.Schema(reflect.TypeFor[Resp]()); err != nil {
 			return fmt.Errorf("response: %w", err)
 		}
 		m.call = typedCall(name, h, reqCheck, respCheck)
+		api.builder = b
 		api.methods[name] = m
 		return nil
 	}()

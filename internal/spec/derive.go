@@ -87,6 +87,13 @@ func NewBuilder() *Builder {
 	return &Builder{defs: map[string]*Schema{}, types: map[string]reflect.Type{}}
 }
 
+// Clone returns a copy of b that derives on its own: what a caller
+// derives into when it keeps the definitions only if several derivations
+// all succeed, as a method's request and response must.
+func (b *Builder) Clone() *Builder {
+	return &Builder{defs: maps.Clone(b.defs), types: maps.Clone(b.types)}
+}
+
 // Defs returns the definitions collected so far, by name, for Spec.Defs;
 // nil when there are none, so that an encoded spec leaves $defs out.
 func (b *Builder) Defs() map[string]*Schema {
