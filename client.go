@@ -62,7 +62,7 @@ func newDialConfig(opts []DialOption) (*dialConfig, error) {
 	c := &dialConfig{}
 	for _, o := range opts {
 		if err := o(c); err != nil {
-			return nil, fmt.Errorf("papi: %w", err)
+			return nil, fmt.Errorf("%w", err)
 		}
 	}
 	return c, nil
@@ -78,7 +78,7 @@ func (c *dialConfig) openStore() (*store.Store, error) {
 	}
 	st, err := store.Open(dir)
 	if err != nil {
-		return nil, fmt.Errorf("papi: %w", err)
+		return nil, fmt.Errorf("%w", err)
 	}
 	return st, nil
 }
@@ -155,7 +155,7 @@ const collectWindow = time.Second
 // a client is for calls.
 func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) ([]*Client, error) {
 	if h.IsZero() {
-		return nil, fmt.Errorf("papi: %w: zero hash", ErrInvalidHash)
+		return nil, fmt.Errorf("%w: zero hash", ErrInvalidHash)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -232,7 +232,7 @@ func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) (
 		return seeds, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, NewError(CodeOf(err), fmt.Errorf("papi: find %s: %w", h, err))
+		return nil, NewError(CodeOf(err), fmt.Errorf("find %s: %w", h, err))
 	}
 	if len(errs) == 0 {
 		return nil, errorf(ErrNoProvider, "%s: no peer to ask (give one with papi.Provider, or join a DHT)", h)

@@ -56,7 +56,7 @@ func CloneRate(bytesPerSecond int64) DialOption {
 func DefaultStoreDir() (string, error) {
 	dir, err := os.UserCacheDir()
 	if err != nil {
-		return "", fmt.Errorf("papi: no store directory (set one with papi.StoreDir): %w", err)
+		return "", fmt.Errorf("no store directory (set one with papi.StoreDir): %w", err)
 	}
 	return filepath.Join(dir, "papi"), nil
 }
@@ -124,7 +124,7 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, 
 		objects[[32]byte(e.Hash)] = int64(e.Size)
 	}
 	if err := st.CheckRoom(objects); err != nil {
-		return nil, fmt.Errorf("papi: clone %s: %w", first.bundle, errorf(ErrTooLarge, "%w", err))
+		return nil, fmt.Errorf("clone %s: %w", first.bundle, errorf(ErrTooLarge, "%w", err))
 	}
 	limit := bandwidth.New(c.rate) // one limit over every dataset and provider
 	for _, e := range objectsToFetch {
@@ -132,7 +132,7 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, 
 			if errors.Is(err, store.ErrNoRoom) {
 				err = errorf(ErrTooLarge, "%w", err)
 			}
-			return nil, fmt.Errorf("papi: clone %s: dataset %s: %w", first.bundle, e.Name, err)
+			return nil, fmt.Errorf("clone %s: dataset %s: %w", first.bundle, e.Name, err)
 		}
 	}
 	err = st.PutBundle(name, func(dir string) error {
@@ -158,7 +158,7 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, 
 		return writeFileAtomic(filepath.Join(dir, manifestFile), func(w io.Writer) error { _, err := w.Write(first.manifestBytes); return err })
 	})
 	if err != nil {
-		return nil, fmt.Errorf("papi: clone %s: %w", first.bundle, err)
+		return nil, fmt.Errorf("clone %s: %w", first.bundle, err)
 	}
 	b, err := openStored(st, name)
 	if err == nil {
@@ -175,19 +175,19 @@ func openStored(st *store.Store, name string) (*Bundle, error) {
 	dir := st.BundleDir(name)
 	mb, err := readFileLimited(filepath.Join(dir, manifestFile), maxManifestBytes)
 	if err != nil {
-		return nil, fmt.Errorf("papi: stored bundle %s: %w", name, err)
+		return nil, fmt.Errorf("stored bundle %s: %w", name, err)
 	}
 	m, err := decodeManifest(mb)
 	if err != nil {
-		return nil, fmt.Errorf("papi: stored bundle %s: %w", name, err)
+		return nil, fmt.Errorf("stored bundle %s: %w", name, err)
 	}
 	sb, err := readFileLimited(filepath.Join(dir, specFile), maxSpecBytes)
 	if err != nil {
-		return nil, fmt.Errorf("papi: stored bundle %s: %w", name, err)
+		return nil, fmt.Errorf("stored bundle %s: %w", name, err)
 	}
 	s, err := decodeSpec(sb, [32]byte(m.Spec))
 	if err != nil {
-		return nil, fmt.Errorf("papi: stored bundle %s: %w", name, err)
+		return nil, fmt.Errorf("stored bundle %s: %w", name, err)
 	}
 	var datasets []*Dataset
 	for _, e := range m.Datasets {
@@ -209,10 +209,10 @@ func openStored(st *store.Store, name string) (*Bundle, error) {
 	}
 	b, err := bundleFromManifest(m, mb, s, sb, datasets, code)
 	if err != nil {
-		return nil, fmt.Errorf("papi: stored bundle %s: %w", name, err)
+		return nil, fmt.Errorf("stored bundle %s: %w", name, err)
 	}
 	if b.signatures, err = readSignatures(dir, b.hash); err != nil {
-		return nil, fmt.Errorf("papi: stored bundle %s: %w", name, err)
+		return nil, fmt.Errorf("stored bundle %s: %w", name, err)
 	}
 	return b, nil
 }

@@ -117,7 +117,7 @@ func (b *Bundle) Code() ([]byte, error) {
 func BuildModule(ctx context.Context, pkg string) ([]byte, error) {
 	wasm, err := sandbox.Build(ctx, ".", pkg)
 	if err != nil {
-		return nil, fmt.Errorf("papi: %w", err)
+		return nil, fmt.Errorf("%w", err)
 	}
 	return wasm, nil
 }
@@ -144,7 +144,7 @@ func Build(ctx context.Context, pkg string, datasets ...*Dataset) (*Bundle, erro
 func BundleModule(ctx context.Context, wasm []byte, datasets ...*Dataset) (*Bundle, error) {
 	rt, err := defaultSandbox()
 	if err != nil {
-		return nil, fmt.Errorf("papi: sandbox: %w", err)
+		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	digest := blake3.Sum256(wasm)
 	m, err := rt.Compile(ctx, digest, wasm)
@@ -157,7 +157,7 @@ func BundleModule(ctx context.Context, wasm []byte, datasets ...*Dataset) (*Bund
 	}
 	s, err := decodeSpec(sb, blake3.Sum256(sb))
 	if err != nil {
-		return nil, fmt.Errorf("papi: module's spec: %w", err)
+		return nil, fmt.Errorf("module's spec: %w", err)
 	}
 	code := &Dataset{name: codeFile}
 	code.setBytes(wasm)
@@ -185,22 +185,22 @@ func (b *Bundle) WithCode(ctx context.Context, wasm []byte) (*Bundle, error) {
 func (p *Peer) loadCode(ctx context.Context, b *Bundle) (*sandbox.Pool, error) {
 	rt, err := p.runtime()
 	if err != nil {
-		return nil, fmt.Errorf("papi: sandbox: %w", err)
+		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	if lim := rt.Limits().ModuleBytes; b.code.size > lim {
 		return nil, errorf(ErrTooLarge, "bundle %s: module of %d bytes, this peer runs at most %d", b.hash, b.code.size, lim)
 	}
 	wasm, err := b.code.Bytes()
 	if err != nil {
-		return nil, fmt.Errorf("papi: bundle %s: code: %w", b.hash, err)
+		return nil, fmt.Errorf("bundle %s: code: %w", b.hash, err)
 	}
 	m, err := rt.Compile(ctx, b.code.digest, wasm)
 	if err != nil {
-		return nil, fmt.Errorf("papi: bundle %s: %w", b.hash, sandboxError(err))
+		return nil, fmt.Errorf("bundle %s: %w", b.hash, sandboxError(err))
 	}
 	pool, sb, err := m.NewPool(ctx, bundleData{b}, p.log.Warn)
 	if err != nil {
-		return nil, fmt.Errorf("papi: bundle %s: %w", b.hash, sandboxError(err))
+		return nil, fmt.Errorf("bundle %s: %w", b.hash, sandboxError(err))
 	}
 	if !bytes.Equal(sb, b.specBytes) {
 		pool.Close()

@@ -276,7 +276,7 @@ func Load[T any](ctx context.Context, name string) (T, error) {
 	var zero T
 	b := BundleFromContext(ctx)
 	if b == nil {
-		return zero, Errorf(CodeInternal, "papi.Load %s: no bundle in context (call it from a handler)", name)
+		return zero, Errorf(CodeInternal, "load %s: no bundle in context (call it from a handler)", name)
 	}
 	v, err := bundleData{b}.Load(name, reflect.TypeFor[T]())
 	if err != nil {

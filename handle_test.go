@@ -27,13 +27,13 @@ func TestHandleReportsItsOwnError(t *testing.T) {
 	}{
 		{"bad request", func() error {
 			return Handle(api, "BadRequest", func(context.Context, withFunc) (CountResp, error) { return CountResp{}, nil })
-		}, "papi.Handle BadRequest: request: withFunc.Callback: unsupported type func() (on the wire: callback)"},
+		}, "method BadRequest: request: withFunc.Callback: unsupported type func() (on the wire: callback)"},
 		{"good after a bad one", func() error { return Handle(api, "Good", ok) }, ""},
 		{"bad response", func() error {
 			return Handle(api, "BadResponse", func(context.Context, CountReq) (withChan, error) { return withChan{}, nil })
-		}, "papi.Handle BadResponse: response: withChan.Events: unsupported type chan int (on the wire: events)"},
-		{"declared twice", func() error { return Handle(api, "Good", ok) }, "papi.Handle Good: method Good declared twice"},
-		{"invalid name", func() error { return Handle(api, "no.dots", ok) }, `papi.Handle no.dots: invalid method name "no.dots"`},
+		}, "method BadResponse: response: withChan.Events: unsupported type chan int (on the wire: events)"},
+		{"declared twice", func() error { return Handle(api, "Good", ok) }, "method Good: declared twice"},
+		{"invalid name", func() error { return Handle(api, "no.dots", ok) }, "method no.dots: invalid name: a method name is 1 to 128 letters, digits and _, starting with a letter"},
 		{"good at the end", func() error { return Handle(api, "AlsoGood", ok) }, ""},
 	}
 	var wants []string

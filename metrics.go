@@ -61,9 +61,9 @@ func register[C prometheus.Collector](reg prometheus.Registerer, col C) (C, erro
 		if existing, ok := already.ExistingCollector.(C); ok {
 			return existing, nil
 		}
-		return col, fmt.Errorf("papi metrics: %w", err)
+		return col, fmt.Errorf("metrics: %w", err)
 	default:
-		return col, fmt.Errorf("papi metrics: %w", err)
+		return col, fmt.Errorf("metrics: %w", err)
 	}
 }
 

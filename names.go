@@ -117,30 +117,30 @@ func (w nameRecordWire) signedBytes() ([]byte, error) {
 // key and picks seq itself; SignName is for keys kept elsewhere.
 func SignName(key crypto.PrivKey, label string, seq uint64, bundle Hash) (*NameRecord, error) {
 	if err := checkLabel(label); err != nil {
-		return nil, fmt.Errorf("papi: sign name: %w", err)
+		return nil, fmt.Errorf("sign name: %w", err)
 	}
 	if bundle.IsZero() {
-		return nil, fmt.Errorf("papi: sign name: %w: zero hash", ErrInvalidHash)
+		return nil, fmt.Errorf("sign name: %w: zero hash", ErrInvalidHash)
 	}
 	pub, err := crypto.MarshalPublicKey(key.GetPublic())
 	if err != nil {
-		return nil, fmt.Errorf("papi: sign name: %w", err)
+		return nil, fmt.Errorf("sign name: %w", err)
 	}
 	id, err := peer.IDFromPrivateKey(key)
 	if err != nil {
-		return nil, fmt.Errorf("papi: sign name: %w", err)
+		return nil, fmt.Errorf("sign name: %w", err)
 	}
 	w := nameRecordWire{Key: pub, Label: label, Seq: seq, Bundle: bundle.c.Bytes()}
 	msg, err := w.signedBytes()
 	if err != nil {
-		return nil, fmt.Errorf("papi: sign name: %w", err)
+		return nil, fmt.Errorf("sign name: %w", err)
 	}
 	if w.Sig, err = key.Sign(msg); err != nil {
-		return nil, fmt.Errorf("papi: sign name: %w", err)
+		return nil, fmt.Errorf("sign name: %w", err)
 	}
 	raw, err := canon.Marshal(w)
 	if err != nil {
-		return nil, fmt.Errorf("papi: sign name: %w", err)
+		return nil, fmt.Errorf("sign name: %w", err)
 	}
 	return &NameRecord{Name: Name{Publisher: id, Label: label}, Seq: seq, Bundle: bundle, raw: raw}, nil
 }
@@ -214,7 +214,7 @@ const resolveWindow = 500 * time.Millisecond
 // peer, with Serve, before Publish.
 func (p *Peer) Publish(ctx context.Context, label string, bundle Hash) (*NameRecord, error) {
 	if err := checkLabel(label); err != nil {
-		return nil, fmt.Errorf("papi: publish: %w", err)
+		return nil, fmt.Errorf("publish: %w", err)
 	}
 	n := Name{Publisher: p.ID(), Label: label}
 	p.names.publishing.Lock()
@@ -224,7 +224,7 @@ func (p *Peer) Publish(ctx context.Context, label string, bundle Hash) (*NameRec
 		var err error
 		last, err = p.Resolve(ctx, n)
 		if err != nil && !errors.Is(err, ErrNoProvider) {
-			return nil, fmt.Errorf("papi: publish %s: find the newest record: %w", n, err)
+			return nil, fmt.Errorf("publish %s: find the newest record: %w", n, err)
 		}
 	}
 	var seq uint64 = 1
@@ -233,7 +233,7 @@ func (p *Peer) Publish(ctx context.Context, label string, bundle Hash) (*NameRec
 	}
 	key := p.host.Libp2p().Peerstore().PrivKey(p.ID())
 	if key == nil {
-		return nil, fmt.Errorf("papi: publish %s: the peer has no private key", n)
+		return nil, fmt.Errorf("publish %s: the peer has no private key", n)
 	}
 	r, err := SignName(key, label, seq, bundle)
 	if err != nil {
@@ -249,7 +249,7 @@ func (p *Peer) Publish(ctx context.Context, label string, bundle Hash) (*NameRec
 // refused with an error matching ErrPrecondition.
 func (p *Peer) PublishRecord(ctx context.Context, r *NameRecord) error {
 	if _, err := ParseNameRecord(r.raw); err != nil {
-		return fmt.Errorf("papi: publish: %w", err)
+		return fmt.Errorf("publish: %w", err)
 	}
 	if !p.holdRecord(r) {
 		held := p.heldRecord(r.Name)
@@ -386,7 +386,7 @@ func (p *Peer) Resolve(ctx context.Context, n Name, opts ...DialOption) (*NameRe
 	}
 	if !found {
 		if err := ctx.Err(); err != nil {
-			return nil, NewError(CodeOf(err), fmt.Errorf("papi: resolve %s: %w", n, err))
+			return nil, NewError(CodeOf(err), fmt.Errorf("resolve %s: %w", n, err))
 		}
 	}
 	if len(errs) > 0 {

@@ -76,7 +76,7 @@ var (
 func New(name, version string, opts ...APIOption) *API {
 	a := &API{name: name, version: version, methods: map[string]*method{}, builder: spec.NewBuilder()}
 	if !apiName.MatchString(name) {
-		a.errs = append(a.errs, fmt.Errorf("papi.New: invalid API name %q", name))
+		a.errs = append(a.errs, fmt.Errorf("invalid API name %q", name))
 	}
 	for _, o := range opts {
 		o.applyAPI(a)
@@ -164,7 +164,7 @@ func (a *API) declare(m *method, compile func() error) error {
 	defer a.mu.Unlock()
 	err := a.add(m, compile)
 	if err != nil {
-		err = fmt.Errorf("papi.Handle %s: %w", m.name, err)
+		err = fmt.Errorf("method %s: %w", m.name, err)
 		a.errs = append(a.errs, err)
 	}
 	return err
@@ -172,10 +172,10 @@ func (a *API) declare(m *method, compile func() error) error {
 
 func (a *API) add(m *method, compile func() error) error {
 	if !methodName.MatchString(m.name) {
-		return fmt.Errorf("invalid method name %q", m.name)
+		return errors.New("invalid name: a method name is 1 to 128 letters, digits and _, starting with a letter")
 	}
 	if _, dup := a.methods[m.name]; dup {
-		return fmt.Errorf("method %s declared twice", m.name)
+		return errors.New("declared twice")
 	}
 	// Into a copy, so that a response that fails does not leave the
 	// request's definitions behind to clash with a later method's.

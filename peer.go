@@ -230,7 +230,7 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 	var c peerConfig
 	for _, o := range opts {
 		if err := o(&c); err != nil {
-			return nil, fmt.Errorf("papi: %w", err)
+			return nil, fmt.Errorf("%w", err)
 		}
 	}
 	if c.transport.Logger == nil {
@@ -238,7 +238,7 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 	}
 	h, err := transport.New(ctx, c.transport)
 	if err != nil {
-		return nil, fmt.Errorf("papi: start peer: %w", err)
+		return nil, fmt.Errorf("start peer: %w", err)
 	}
 	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}, provideInterval: c.provideInterval, metrics: c.metrics,
 		ownSandbox: c.ownSandbox, cacheSet: c.cacheSet, sandboxConfig: c.sandbox}
@@ -252,13 +252,13 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 		d, err := start(ctx, h)
 		if err != nil {
 			p.Close()
-			return nil, fmt.Errorf("papi: start peer: %w", err)
+			return nil, fmt.Errorf("start peer: %w", err)
 		}
 		p.discovery = append(p.discovery, d)
 	}
 	if err := p.watchReachability(p.ctx); err != nil {
 		p.Close()
-		return nil, fmt.Errorf("papi: start peer: %w", err)
+		return nil, fmt.Errorf("start peer: %w", err)
 	}
 	h.SetHandler(p.handle)
 	transport.ServeData(h, p.lookupData, c.seed)
@@ -432,11 +432,11 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 	defer p.mu.Unlock()
 	if p.closed {
 		s.closeCode()
-		return nil, errors.New("papi: serve: peer is closed")
+		return nil, errors.New("serve: peer is closed")
 	}
 	if _, dup := p.bundle[b.hash]; dup {
 		s.closeCode()
-		return nil, fmt.Errorf("papi: bundle %s is already served", b.hash)
+		return nil, fmt.Errorf("bundle %s is already served", b.hash)
 	}
 	p.bundle[b.hash] = s
 	p.api[b.apiHash] = append(p.api[b.apiHash], s)
@@ -564,7 +564,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.cancel()
 		s.closeCode()
-		return fmt.Errorf("papi: drain %s: %w", s.b.hash, ctx.Err())
+		return fmt.Errorf("drain %s: %w", s.b.hash, ctx.Err())
 	}
 }
 

@@ -32,7 +32,7 @@ const (
 func Open(dir string) (*Store, error) {
 	for _, sub := range []string{objectsDir, partialDir, bundlesDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return nil, fmt.Errorf("store: %w", err)
+			return nil, fmt.Errorf("%w", err)
 		}
 	}
 	// Fail now, with a clear error, if the store cannot be written.
@@ -88,7 +88,7 @@ func (s *Store) PutBundle(name string, write func(dir string) error) error {
 	}
 	tmp, err := os.MkdirTemp(filepath.Join(s.root, bundlesDir), ".tmp-"+name+"-*")
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return fmt.Errorf("%w", err)
 	}
 	defer os.RemoveAll(tmp) // nothing left after a successful rename
 	if err := write(tmp); err != nil {
@@ -99,7 +99,7 @@ func (s *Store) PutBundle(name string, write func(dir string) error) error {
 		if s.HasBundle(name) {
 			return nil
 		}
-		return fmt.Errorf("store: %w", err)
+		return fmt.Errorf("%w", err)
 	}
 	return syncDir(filepath.Dir(final))
 }
@@ -118,12 +118,12 @@ func (s *Store) LinkObject(digest [32]byte, path string) error {
 	}
 	in, err := os.Open(src)
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return fmt.Errorf("%w", err)
 	}
 	defer in.Close()
 	out, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return fmt.Errorf("%w", err)
 	}
 	tmp := out.Name()
 	defer os.Remove(tmp) // after the rename, there is nothing there to remove
@@ -141,7 +141,7 @@ func (s *Store) LinkObject(digest [32]byte, path string) error {
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
-		return fmt.Errorf("store: copy object to %s: %w", path, err)
+		return fmt.Errorf("copy object to %s: %w", path, err)
 	}
 	return nil
 }
@@ -201,7 +201,7 @@ func (s *Store) Begin(digest [32]byte, size int64) (*Partial, error) {
 	base := s.partialPath(digest)
 	lock, err := os.OpenFile(base+".lock", os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, fmt.Errorf("%w", err)
 	}
 	if err := lockFile(lock); err != nil {
 		lock.Close()
@@ -220,9 +220,9 @@ func (s *Store) Begin(digest [32]byte, size int64) (*Partial, error) {
 		unlockFile(lock)
 		lock.Close()
 		if noRoom(err) {
-			return nil, fmt.Errorf("store: %w for an object of %d bytes: %w", ErrNoRoom, size, err)
+			return nil, fmt.Errorf("%w for an object of %d bytes: %w", ErrNoRoom, size, err)
 		}
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, fmt.Errorf("%w", err)
 	}
 	return &Partial{s: s, digest: digest, size: size, f: f, lock: lock, resumed: resumed}, nil
 }
@@ -253,7 +253,7 @@ func (p *Partial) File() *os.File { return p.f }
 func (p *Partial) WriteAt(b []byte, off int64) (int, error) {
 	n, err := p.f.WriteAt(b, off)
 	if err != nil && noRoom(err) {
-		err = fmt.Errorf("store: %w: %w", ErrNoRoom, err)
+		err = fmt.Errorf("%w: %w", ErrNoRoom, err)
 	}
 	return n, err
 }
@@ -273,7 +273,7 @@ func (p *Partial) Commit() error {
 	}
 	p.release()
 	if err != nil {
-		return fmt.Errorf("store: commit object: %w", err)
+		return fmt.Errorf("commit object: %w", err)
 	}
 	return nil
 }
