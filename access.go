@@ -29,7 +29,7 @@ func (c CallInfo) Decode(v any) error { return requestDecoder.Unmarshal(c.Reques
 // Access serves a bundle under a policy; without one, every peer may call
 // every method.
 func Access(p Policy) ServeOption {
-	return func(c *serveConfig) error { c.policy = p; return nil }
+	return serveOptionFunc(func(c *serveConfig) error { c.policy = p; return nil })
 }
 
 // AllowPeers is a policy that lets only the given peers call.

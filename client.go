@@ -47,28 +47,20 @@ type typeCheck struct {
 	req, resp reflect.Type
 }
 
-// DialOption configures Dial and Clone.
-type DialOption func(*dialConfig) error
-
 type dialConfig struct {
 	providers []peer.AddrInfo
-	publisher peer.ID        // if set, only bundles it signed
-	storeDir  string         // Clone
-	progress  func(Progress) // Clone
-	rate      int64          // Clone: bytes per second, 0 for no limit
+	publisher peer.ID // if set, only bundles it signed
+	err       error   // the first option that failed
 }
 
-func newDialConfig(opts []DialOption) (*dialConfig, error) {
-	c := &dialConfig{}
-	for _, o := range opts {
-		if err := o(c); err != nil {
-			return nil, fmt.Errorf("%w", err)
-		}
-	}
-	return c, nil
+type cloneConfig struct {
+	dialConfig
+	storeDir string
+	progress func(Progress)
+	rate     int64 // bytes per second, 0 for no limit
 }
 
-func (c *dialConfig) openStore() (*store.Store, error) {
+func (c *cloneConfig) openStore() (*store.Store, error) {
 	dir := c.storeDir
 	if dir == "" {
 		var err error
@@ -86,15 +78,15 @@ func (c *dialConfig) openStore() (*store.Store, error) {
 // Provider names peers to ask for the hash, as multiaddrs ending in
 // /p2p/<id> (what Server.Addrs returns). Dial and Clone also ask every peer
 // they are already connected to.
-func Provider(addrs ...string) DialOption {
-	return func(c *dialConfig) error {
+func Provider(addrs ...string) ProviderOption {
+	return providerOptionFunc(func(c *dialConfig) error {
 		infos, err := addrInfos(addrs)
 		if err != nil {
 			return err
 		}
 		c.providers = append(c.providers, infos...)
 		return nil
-	}
+	})
 }
 
 func addrInfos(addrs []string) ([]peer.AddrInfo, error) {

@@ -31,25 +31,25 @@ type Progress struct {
 
 // StoreDir sets where Clone keeps what it fetched. The default is papi/
 // under the user's cache directory (os.UserCacheDir).
-func StoreDir(dir string) DialOption {
-	return func(c *dialConfig) error { c.storeDir = dir; return nil }
+func StoreDir(dir string) CloneOption {
+	return cloneOptionFunc(func(c *cloneConfig) error { c.storeDir = dir; return nil })
 }
 
 // OnProgress makes Clone call f as pieces are verified. Calls are serialised.
-func OnProgress(f func(Progress)) DialOption {
-	return func(c *dialConfig) error { c.progress = f; return nil }
+func OnProgress(f func(Progress)) CloneOption {
+	return cloneOptionFunc(func(c *cloneConfig) error { c.progress = f; return nil })
 }
 
 // CloneRate bounds the bandwidth a clone takes, in bytes per second, over
 // every provider and dataset together; the default is no limit.
-func CloneRate(bytesPerSecond int64) DialOption {
-	return func(c *dialConfig) error {
+func CloneRate(bytesPerSecond int64) CloneOption {
+	return cloneOptionFunc(func(c *cloneConfig) error {
 		if bytesPerSecond < 0 {
 			return fmt.Errorf("clone rate %d: negative", bytesPerSecond)
 		}
 		c.rate = bytesPerSecond
 		return nil
-	}
+	})
 }
 
 // DefaultStoreDir returns where clones are kept by default.
@@ -62,7 +62,7 @@ func DefaultStoreDir() (string, error) {
 }
 
 // Clone clones h from the default peer; see Peer.Clone.
-func Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, error) {
+func Clone(ctx context.Context, h Hash, opts ...CloneOption) (*Bundle, error) {
 	p, err := DefaultPeer()
 	if err != nil {
 		return nil, err
@@ -83,8 +83,8 @@ func Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, error) {
 // clone of the same hash fetches only the rest. A second clone of a stored
 // bundle asks no one. A bundle the store's disk cannot hold fails with
 // ErrTooLarge before its datasets are fetched.
-func (p *Peer) Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, error) {
-	c, err := newDialConfig(opts)
+func (p *Peer) Clone(ctx context.Context, h Hash, opts ...CloneOption) (*Bundle, error) {
+	c, err := newCloneConfig(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...DialOption) (*Bundle, 
 	if st.HasBundle(h.String()) {
 		return openStored(st, h.String())
 	}
-	clients, err := p.providers(ctx, h, c, true)
+	clients, err := p.providers(ctx, h, &c.dialConfig, true)
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func cloneInto(b *testing.B, parent string, client *Peer, h Hash, providers ...*
 		b.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	opts := []DialOption{StoreDir(dir)}
+	opts := []CloneOption{StoreDir(dir)}
 	for _, p := range providers {
 		opts = append(opts, Provider(p.Addrs()...))
 	}

@@ -29,9 +29,9 @@ func blobBundle(t testing.TB, size int, seed uint64) *Bundle {
 
 // cloneTest clones into a store of the test's own unless opts name one, so
 // that no test reads or fills the user's store.
-func cloneTest(t testing.TB, p *Peer, h Hash, opts ...DialOption) (*Bundle, error) {
+func cloneTest(t testing.TB, p *Peer, h Hash, opts ...CloneOption) (*Bundle, error) {
 	t.Helper()
-	return p.Clone(context.Background(), h, append([]DialOption{StoreDir(t.TempDir())}, opts...)...)
+	return p.Clone(context.Background(), h, append([]CloneOption{StoreDir(t.TempDir())}, opts...)...)
 }
 
 func sameData(t *testing.T, got, want *Bundle) {
@@ -283,9 +283,9 @@ func TestBandwidthLimits(t *testing.T) {
 	tests := []struct {
 		name     string
 		seeder   []PeerOption
-		cloneOpt []DialOption
+		cloneOpt []CloneOption
 	}{
-		{"clone rate", nil, []DialOption{CloneRate(rate)}},
+		{"clone rate", nil, []CloneOption{CloneRate(rate)}},
 		{"seed rate per peer", []PeerOption{SeedRate(0, rate)}, nil},
 		{"seed rate total", []PeerOption{SeedRate(rate, 0)}, nil},
 	}
@@ -299,7 +299,7 @@ func TestBandwidthLimits(t *testing.T) {
 			t.Cleanup(func() { seeder.Close() })
 			serveTest(t, seeder, b)
 			start := time.Now()
-			got, err := cloneTest(t, newTestPeer(t), b.Hash(), append([]DialOption{Provider(seeder.Addrs()...)}, tt.cloneOpt...)...)
+			got, err := cloneTest(t, newTestPeer(t), b.Hash(), append([]CloneOption{Provider(seeder.Addrs()...)}, tt.cloneOpt...)...)
 			if err != nil {
 				t.Fatal(err)
 			}

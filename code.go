@@ -35,7 +35,7 @@ type SandboxLimits struct {
 
 // Sandbox sets the limits of the WebAssembly handlers the peer runs.
 func Sandbox(l SandboxLimits) PeerOption {
-	return func(c *peerConfig) error { c.sandbox.Limits = l.internal(); c.ownSandbox = true; return nil }
+	return peerOptionFunc(func(c *peerConfig) error { c.sandbox.Limits = l.internal(); c.ownSandbox = true; return nil })
 }
 
 // CompileCache sets the directory where compiled modules are kept across
@@ -43,12 +43,12 @@ func Sandbox(l SandboxLimits) PeerOption {
 // milliseconds rather than seconds. The default is "compiled" under the
 // default store directory; "" keeps compiled code in memory only.
 func CompileCache(dir string) PeerOption {
-	return func(c *peerConfig) error {
+	return peerOptionFunc(func(c *peerConfig) error {
 		c.sandbox.CacheDir = dir
 		c.cacheSet = true
 		c.ownSandbox = true
 		return nil
-	}
+	})
 }
 
 func (l SandboxLimits) internal() sandbox.Limits {

@@ -15,38 +15,41 @@ type metrics struct {
 	bytesCloned prometheus.Counter
 }
 
-// Metrics registers the peer's metrics with reg, on the Prometheus client
+// Metrics makes the peer keep metrics in reg, on the Prometheus client
 // libp2p already uses: calls served by method and code, their latency, and
-// bytes received by clones. Without it a peer keeps no metrics.
+// bytes received by clones. NewPeer registers them; peers sharing a
+// registry share its collectors. Without it a peer keeps no metrics.
 func Metrics(reg prometheus.Registerer) PeerOption {
-	return func(c *peerConfig) error {
-		m := &metrics{
-			calls: prometheus.NewCounterVec(prometheus.CounterOpts{
-				Namespace: "papi", Name: "calls_total", Help: "Calls served, by method and result code.",
-			}, []string{"method", "code"}),
-			duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-				Namespace: "papi", Name: "call_duration_seconds", Help: "Time to serve a call, by method.",
-				Buckets: prometheus.ExponentialBuckets(50e-6, 4, 10),
-			}, []string{"method"}),
-			bytesCloned: prometheus.NewCounter(prometheus.CounterOpts{
-				Namespace: "papi", Name: "clone_bytes_total", Help: "Dataset bytes received and verified by clones.",
-			}),
-		}
-		// Peers sharing a registry share its collectors: the first one
-		// registered is the one scraped, so later peers count into it.
-		var err error
-		if m.calls, err = register(reg, m.calls); err != nil {
-			return err
-		}
-		if m.duration, err = register(reg, m.duration); err != nil {
-			return err
-		}
-		if m.bytesCloned, err = register(reg, m.bytesCloned); err != nil {
-			return err
-		}
-		c.metrics = m
-		return nil
+	return peerOptionFunc(func(c *peerConfig) error { c.registerer = reg; return nil })
+}
+
+// newMetrics registers the collectors with reg, or takes those a peer
+// registered there before: the first registered is the one scraped, so
+// later peers count into it.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "papi", Name: "calls_total", Help: "Calls served, by method and result code.",
+		}, []string{"method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "papi", Name: "call_duration_seconds", Help: "Time to serve a call, by method.",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 4, 10),
+		}, []string{"method"}),
+		bytesCloned: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "papi", Name: "clone_bytes_total", Help: "Dataset bytes received and verified by clones.",
+		}),
 	}
+	var err error
+	if m.calls, err = register(reg, m.calls); err != nil {
+		return nil, err
+	}
+	if m.duration, err = register(reg, m.duration); err != nil {
+		return nil, err
+	}
+	if m.bytesCloned, err = register(reg, m.bytesCloned); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // register registers col with reg, or returns the collector of the same

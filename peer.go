@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	mh "github.com/multiformats/go-multihash"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/papi-dev/papi/internal/canon"
 	"github.com/papi-dev/papi/internal/codes"
@@ -63,9 +64,6 @@ type nameRecords struct {
 	announced map[Name]bool
 }
 
-// PeerOption configures a Peer in NewPeer.
-type PeerOption func(*peerConfig) error
-
 type peerConfig struct {
 	transport transport.Options
 	// discovery makes each source of providers once the host exists.
@@ -76,6 +74,32 @@ type peerConfig struct {
 	sandbox         sandbox.Config
 	ownSandbox      bool
 	cacheSet        bool
+	identityFile    string                // read or made by NewPeer
+	registerer      prometheus.Registerer // registered with by NewPeer
+	err             error                 // the first option that failed
+}
+
+// finish does what options leave to NewPeer, the I/O: reading the identity
+// file and registering metrics.
+func (c *peerConfig) finish() error {
+	if c.err != nil {
+		return c.err
+	}
+	if c.identityFile != "" {
+		k, err := loadOrCreateKey(c.identityFile)
+		if err != nil {
+			return fmt.Errorf("identity %s: %w", c.identityFile, err)
+		}
+		c.transport.PrivateKey = k
+	}
+	if c.registerer != nil {
+		m, err := newMetrics(c.registerer)
+		if err != nil {
+			return err
+		}
+		c.metrics = m
+	}
+	return nil
 }
 
 // PrivateDHT makes the peer join a Kademlia DHT private to papi peers (its
@@ -95,7 +119,7 @@ func PublicDHT(bootstrap ...string) PeerOption {
 }
 
 func dhtOption(public bool, bootstrap []string) PeerOption {
-	return func(c *peerConfig) error {
+	return peerOptionFunc(func(c *peerConfig) error {
 		infos, err := addrInfos(bootstrap)
 		if err != nil {
 			return err
@@ -104,34 +128,34 @@ func dhtOption(public bool, bootstrap []string) PeerOption {
 			return transport.NewDHT(ctx, h, transport.DHTOptions{Public: public, Bootstrap: infos})
 		})
 		return nil
-	}
+	})
 }
 
 // MDNS makes the peer find other papi peers on the local network by
 // multicast DNS, with no internet and no address given.
 func MDNS() PeerOption {
-	return func(c *peerConfig) error {
+	return peerOptionFunc(func(c *peerConfig) error {
 		c.discovery = append(c.discovery, func(_ context.Context, h *transport.Host) (transport.Discovery, error) {
 			return transport.NewMDNS(h)
 		})
 		return nil
-	}
+	})
 }
 
 // Discover adds a source of providers of the application's own, such as a
 // fixed list or a rendezvous point.
 func Discover(d transport.Discovery) PeerOption {
-	return func(c *peerConfig) error {
+	return peerOptionFunc(func(c *peerConfig) error {
 		c.discovery = append(c.discovery, func(context.Context, *transport.Host) (transport.Discovery, error) { return d, nil })
 		return nil
-	}
+	})
 }
 
 // ProvideInterval sets how often a served hash is announced again to the
 // discovery sources; the default, 12 hours, renews DHT provider records
 // well before they expire (48 hours).
 func ProvideInterval(d time.Duration) PeerOption {
-	return func(c *peerConfig) error { c.provideInterval = d; return nil }
+	return peerOptionFunc(func(c *peerConfig) error { c.provideInterval = d; return nil })
 }
 
 // SeedRate bounds the bandwidth the peer gives to peers cloning from it, in
@@ -139,13 +163,13 @@ func ProvideInterval(d time.Duration) PeerOption {
 // means no limit, the default. Calls are not limited: their size is bounded
 // per message (see transport.Limits).
 func SeedRate(total, perPeer int64) PeerOption {
-	return func(c *peerConfig) error {
+	return peerOptionFunc(func(c *peerConfig) error {
 		if total < 0 || perPeer < 0 {
 			return fmt.Errorf("seed rate %d, %d: negative", total, perPeer)
 		}
 		c.seed = transport.SeedLimits{Total: total, PerPeer: perPeer}
 		return nil
-	}
+	})
 }
 
 // ResourceLimits sets what remote peers may make this peer do: message and
@@ -155,13 +179,13 @@ func SeedRate(total, perPeer int64) PeerOption {
 // refused (ErrTooLarge, or CodeResourceExhausted) or its stream reset, and
 // others carry on.
 func ResourceLimits(l transport.Limits) PeerOption {
-	return func(c *peerConfig) error { c.transport.Limits = l; return nil }
+	return peerOptionFunc(func(c *peerConfig) error { c.transport.Limits = l; return nil })
 }
 
 // ListenAddrs sets the multiaddrs the peer listens on. The default is TCP
 // and QUIC on every interface, IPv4 and IPv6, on ports the system picks.
 func ListenAddrs(addrs ...string) PeerOption {
-	return func(c *peerConfig) error {
+	return peerOptionFunc(func(c *peerConfig) error {
 		for _, a := range addrs {
 			if _, err := ma.NewMultiaddr(a); err != nil {
 				return fmt.Errorf("listen address %q: %w", a, err)
@@ -169,26 +193,19 @@ func ListenAddrs(addrs ...string) PeerOption {
 		}
 		c.transport.ListenAddrs = addrs
 		return nil
-	}
+	})
 }
 
 // IdentityFile gives the peer a persistent identity: the private key in the
 // file at path, made (Ed25519, mode 0600) if the file does not exist. Without
 // it a peer has a new identity, and so a new peer ID, every run.
 func IdentityFile(path string) PeerOption {
-	return func(c *peerConfig) error {
-		k, err := loadOrCreateKey(path)
-		if err != nil {
-			return fmt.Errorf("identity %s: %w", path, err)
-		}
-		c.transport.PrivateKey = k
-		return nil
-	}
+	return peerOptionFunc(func(c *peerConfig) error { c.identityFile = path; return nil })
 }
 
 // Logger sets where the peer logs; the default discards everything.
 func Logger(l *slog.Logger) PeerOption {
-	return func(c *peerConfig) error { c.transport.Logger = l; return nil }
+	return peerOptionFunc(func(c *peerConfig) error { c.transport.Logger = l; return nil })
 }
 
 func loadOrCreateKey(path string) (crypto.PrivKey, error) {
@@ -229,9 +246,10 @@ func loadOrCreateKey(path string) (crypto.PrivKey, error) {
 func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 	var c peerConfig
 	for _, o := range opts {
-		if err := o(&c); err != nil {
-			return nil, fmt.Errorf("%w", err)
-		}
+		o.applyToPeer(&c)
+	}
+	if err := c.finish(); err != nil {
+		return nil, err
 	}
 	if c.transport.Logger == nil {
 		c.transport.Logger = slog.New(slog.DiscardHandler)
@@ -358,21 +376,19 @@ type Server struct {
 	inflight sync.WaitGroup
 }
 
-// ServeOption configures Serve.
-type ServeOption func(*serveConfig) error
-
 type serveConfig struct {
 	api          *API
 	drainTimeout time.Duration
 	policy       Policy
 	seedOnly     bool
+	err          error // the first option that failed
 }
 
 // SeedOnly serves a bundle without handlers: other peers can dial it to read
 // its spec, and clone it, but its methods answer ErrNoHandlers. It is how
 // a peer shares an API it does not implement, such as the papi command.
 func SeedOnly() ServeOption {
-	return func(c *serveConfig) error { c.seedOnly = true; return nil }
+	return serveOptionFunc(func(c *serveConfig) error { c.seedOnly = true; return nil })
 }
 
 // Implement serves a bundle with the handlers of api, for a bundle that has
@@ -380,13 +396,13 @@ func SeedOnly() ServeOption {
 // refuses api unless its spec matches the bundle's, method by method, and
 // says where they differ.
 func Implement(api *API) ServeOption {
-	return func(c *serveConfig) error { c.api = api; return nil }
+	return serveOptionFunc(func(c *serveConfig) error { c.api = api; return nil })
 }
 
 // DrainTimeout bounds how long Server.Close waits for calls in flight before
 // it cancels their contexts; the default is 10 seconds.
 func DrainTimeout(d time.Duration) ServeOption {
-	return func(c *serveConfig) error { c.drainTimeout = d; return nil }
+	return serveOptionFunc(func(c *serveConfig) error { c.drainTimeout = d; return nil })
 }
 
 // Serve serves b from the default peer; see Peer.Serve.
@@ -406,9 +422,10 @@ func Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Server, error)
 func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Server, error) {
 	c := serveConfig{api: b.api, drainTimeout: 10 * time.Second}
 	for _, o := range opts {
-		if err := o(&c); err != nil {
-			return nil, err
-		}
+		o.applyToServe(&c)
+	}
+	if c.err != nil {
+		return nil, c.err
 	}
 	var code *sandbox.Pool
 	switch {

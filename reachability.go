@@ -16,7 +16,7 @@ import (
 // relay. The default peer has it; a peer made with NewPeer has it only when
 // asked, so that a program on a LAN or in a test stays quiet.
 func NATTraversal() PeerOption {
-	return func(c *peerConfig) error {
+	return peerOptionFunc(func(c *peerConfig) error {
 		c.transport.Libp2pOptions = append(c.transport.Libp2pOptions,
 			libp2p.NATPortMap(),
 			libp2p.EnableNATService(),
@@ -24,7 +24,7 @@ func NATTraversal() PeerOption {
 			libp2p.EnableHolePunching(),
 		)
 		return nil
-	}
+	})
 }
 
 // Relays names relay peers (multiaddrs ending in /p2p/<id>) through which a
@@ -32,7 +32,7 @@ func NATTraversal() PeerOption {
 // slot on them and advertises the relayed addresses, and hole punching
 // upgrades relayed connections to direct ones where it can.
 func Relays(addrs ...string) PeerOption {
-	return func(c *peerConfig) error {
+	return peerOptionFunc(func(c *peerConfig) error {
 		infos, err := addrInfos(addrs)
 		if err != nil {
 			return err
@@ -43,16 +43,16 @@ func Relays(addrs ...string) PeerOption {
 			libp2p.EnableHolePunching(),
 		)
 		return nil
-	}
+	})
 }
 
 // RelayService makes the peer a relay for others that are not publicly
 // reachable, within libp2p's default limits on relayed traffic.
 func RelayService() PeerOption {
-	return func(c *peerConfig) error {
+	return peerOptionFunc(func(c *peerConfig) error {
 		c.transport.Libp2pOptions = append(c.transport.Libp2pOptions, libp2p.EnableRelayService())
 		return nil
-	}
+	})
 }
 
 // Reachability is whether other peers can dial this one directly.

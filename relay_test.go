@@ -13,19 +13,19 @@ import (
 // AutoNAT would conclude on a server with a public address: only then does
 // libp2p start the relay service.
 func publicReachability() PeerOption {
-	return func(c *peerConfig) error {
+	return peerOptionFunc(func(c *peerConfig) error {
 		c.transport.Libp2pOptions = append(c.transport.Libp2pOptions, libp2p.ForceReachabilityPublic())
 		return nil
-	}
+	})
 }
 
 // privateReachability makes a peer believe it is behind a NAT, as AutoNAT
 // would conclude on a home network, so that it reserves relay slots.
 func privateReachability() PeerOption {
-	return func(c *peerConfig) error {
+	return peerOptionFunc(func(c *peerConfig) error {
 		c.transport.Libp2pOptions = append(c.transport.Libp2pOptions, libp2p.ForceReachabilityPrivate())
 		return nil
-	}
+	})
 }
 
 func TestDialAndCloneThroughARelay(t *testing.T) {

@@ -81,6 +81,6 @@ func verifySignatures(h Hash, sigs []signature) ([]peer.ID, error) {
 
 // RequirePublisher makes Dial and Clone accept only providers whose answer
 // carries a valid signature of the bundle by publisher.
-func RequirePublisher(publisher peer.ID) DialOption {
-	return func(c *dialConfig) error { c.publisher = publisher; return nil }
+func RequirePublisher(publisher peer.ID) ProviderOption {
+	return providerOptionFunc(func(c *dialConfig) error { c.publisher = publisher; return nil })
 }

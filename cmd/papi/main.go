@@ -195,6 +195,14 @@ func (e *env) dialOptions() []papi.DialOption {
 	if len(e.providers) > 0 {
 		opts = append(opts, papi.Provider(e.providers...))
 	}
+	return opts
+}
+
+func (e *env) cloneOptions() []papi.CloneOption {
+	var opts []papi.CloneOption
+	if len(e.providers) > 0 {
+		opts = append(opts, papi.Provider(e.providers...))
+	}
 	if e.store != "" {
 		opts = append(opts, papi.StoreDir(e.store))
 	}
@@ -347,7 +355,7 @@ func runClone(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	var bar *progressbar.ProgressBar
-	opts := append(e.dialOptions(), papi.OnProgress(func(pr papi.Progress) {
+	opts := append(e.cloneOptions(), papi.OnProgress(func(pr papi.Progress) {
 		if bar == nil {
 			bar = progressbar.NewOptions64(pr.Total, progressbar.OptionSetWriter(e.stderr),
 				progressbar.OptionShowBytes(true), progressbar.OptionSetDescription("cloning"),
