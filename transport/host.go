@@ -2,9 +2,12 @@
 // RPC session protocol on go-libp2p-gorpc with the limits gorpc lacks, raw
 // streams for large bodies and dataset bytes, and peer discovery.
 //
-// Package papi is what applications use; transport is public so that an
-// application can reach the libp2p host underneath, or plug in its own
-// discovery.
+// Package papi is what applications use. transport is the one other package
+// they may import, on purpose and for three things only: Limits, to tune
+// what remote peers may make a peer do (papi.ResourceLimits); Discovery, to
+// plug in a source of providers of their own (papi.Discover); and Host, to
+// reach the libp2p host underneath (papi.Peer.Host). Its other names serve
+// papi itself and may change between minor versions.
 package transport
 
 import (
