@@ -18,15 +18,41 @@ import (
 
 // Spec is the language-neutral description of an API: its methods, their
 // request and response schemas with their conditions, and their docs. papi
-// derives it from Go types; it is never written by hand.
+// derives it from Go types; it is never written by hand. Its encoding, in
+// canonical CBOR, is what the API hash names.
+//
+// Spec is an alias, so go doc shows no fields; they are:
+//
+//	Name, Version, Description string
+//	Methods []MethodSpec           // sorted by Name
+//	Defs    map[string]*Schema     // named struct types, referred to as "#/$defs/Name"
 type Spec = spec.Spec
 
-// MethodSpec describes one method of a Spec.
+// MethodSpec describes one method of a Spec. Its fields:
+//
+//	Name, Description string
+//	Request, Response *Schema
 type MethodSpec = spec.Method
 
 // Schema describes a request, a response or a part of one, in the JSON
 // Schema 2020-12 vocabulary, so that an OpenAPI 3.1 document can be made from
-// a Spec with nothing lost.
+// a Spec with nothing lost. Its fields, all optional:
+//
+//	Ref                   string              // "#/$defs/Name"
+//	Type                  string              // object, array, string, integer, number, boolean
+//	Format                string              // int8 … uint64, float, double, date-time
+//	ContentEncoding       string              // "base64" for bytes
+//	Nullable              bool                // a pointer, or a time
+//	Description           string
+//	Properties            map[string]*Schema  // an object's fields, by wire name
+//	Required              []string            // the fields that must be present
+//	AdditionalProperties  *Schema             // a map's values
+//	Items                 *Schema             // an array's elements
+//	Minimum, Maximum      *float64
+//	MinLength, MaxLength  *uint64             // code points of text, bytes of bytes
+//	Pattern               string              // RE2, unanchored
+//	Enum                  []any
+//	MinItems, MaxItems    *uint64
 type Schema = spec.Schema
 
 // API is a named, versioned set of methods with typed handlers. Declare one
