@@ -149,74 +149,28 @@ func (p *Peer) providers(ctx context.Context, h Hash, c *dialConfig, all bool) (
 	if h.IsZero() {
 		return nil, fmt.Errorf("%w: zero hash", ErrInvalidHash)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	candidates := p.candidates(ctx, c.providers, h.Multihash())
-
-	type result struct {
-		id  peer.ID
-		cl  *Client
-		err error
-	}
-	results := make(chan result)
-	tried := map[peer.ID]bool{p.host.ID(): true}
 	var (
-		found   []*Client
-		seeds   []*Client // without all: answers from peers without handlers
-		errs    []error
-		pending int
-		window  <-chan time.Time
+		found []*Client
+		seeds []*Client // without all: answers from peers without handlers
+		errs  []error
 	)
-	in := (<-chan peer.AddrInfo)(candidates)
-	for in != nil || pending > 0 {
-		select {
-		case ai, ok := <-in:
-			if !ok {
-				in = nil
-				continue
-			}
-			if tried[ai.ID] {
-				continue
-			}
-			tried[ai.ID] = true
-			pending++
-			go func() {
-				ctx, cancel := context.WithTimeout(ctx, describeTimeout)
-				defer cancel()
-				cl, err := p.tryProvider(ctx, c, h, ai)
-				select {
-				case results <- result{ai.ID, cl, err}:
-				case <-ctx.Done():
-				}
-			}()
-		case r := <-results:
-			pending--
-			if r.err != nil {
-				p.log.DebugContext(ctx, "papi: provider dropped", "hash", h.String(), "peer", r.id.String(), "err", r.err)
-				errs = append(errs, peerError{r.id, r.err})
-				continue
-			}
-			if !all && r.cl.seed {
-				seeds = append(seeds, r.cl)
-			} else {
-				found = append(found, r.cl)
-				if !all {
-					return found, nil // the others are cancelled on return
-				}
-			}
-			if window == nil {
-				window = time.After(collectWindow)
-			}
-		case <-window:
-			if len(found) == 0 {
-				return seeds, nil
-			}
-			return found, nil
-		case <-ctx.Done():
-			in, pending = nil, 0
+	ask := func(ctx context.Context, ai peer.AddrInfo) (*Client, error) { return p.tryProvider(ctx, c, h, ai) }
+	askAll(ctx, p, c.providers, h.Multihash(), collectWindow, ask, func(id peer.ID, cl *Client, err error) verdict {
+		switch {
+		case err != nil:
+			p.log.DebugContext(ctx, "papi: provider dropped", "hash", h.String(), "peer", id.String(), "err", err)
+			errs = append(errs, peerError{id, err})
+			return keepAsking
+		case !all && cl.seed:
+			seeds = append(seeds, cl)
+			return startWindow
+		case !all:
+			found = append(found, cl)
+			return stopAsking
 		}
-	}
+		found = append(found, cl)
+		return startWindow
+	})
 	if len(found) > 0 {
 		return found, nil
 	}

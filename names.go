@@ -319,67 +319,26 @@ func (p *Peer) Resolve(ctx context.Context, n Name, opts ...DialOption) (*NameRe
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	type answer struct {
-		id  peer.ID
-		r   *NameRecord
-		err error
-	}
-	answers := make(chan answer)
 	var (
-		newest  = p.heldRecord(n)
-		found   bool
-		errs    []error
-		pending int
-		window  <-chan time.Time
+		newest = p.heldRecord(n)
+		found  bool
+		errs   []error
 	)
-	tried := map[peer.ID]bool{p.ID(): true}
-	in := p.candidates(ctx, c.providers, n.key())
-	for in != nil || pending > 0 {
-		select {
-		case ai, ok := <-in:
-			if !ok {
-				in = nil
-				continue
+	ask := func(ctx context.Context, ai peer.AddrInfo) (*NameRecord, error) { return p.askRecord(ctx, n, ai) }
+	askAll(ctx, p, c.providers, n.key(), resolveWindow, ask, func(id peer.ID, r *NameRecord, err error) verdict {
+		if err != nil {
+			if !errors.Is(err, ErrNotServed) {
+				p.log.DebugContext(ctx, "papi: name record dropped", "name", n.String(), "peer", id.String(), "err", err)
+				errs = append(errs, peerError{id, err})
 			}
-			if tried[ai.ID] {
-				continue
-			}
-			tried[ai.ID] = true
-			pending++
-			go func() {
-				ctx, cancel := context.WithTimeout(ctx, describeTimeout)
-				defer cancel()
-				r, err := p.askRecord(ctx, n, ai)
-				select {
-				case answers <- answer{ai.ID, r, err}:
-				case <-ctx.Done():
-				}
-			}()
-		case a := <-answers:
-			pending--
-			if a.err != nil {
-				if !errors.Is(a.err, ErrNotServed) {
-					p.log.DebugContext(ctx, "papi: name record dropped", "name", n.String(), "peer", a.id.String(), "err", a.err)
-					errs = append(errs, peerError{a.id, a.err})
-				}
-				continue
-			}
-			found = true
-			if a.r.newer(newest) {
-				newest = a.r
-			}
-			if window == nil {
-				window = time.After(resolveWindow)
-			}
-		case <-window:
-			in, pending = nil, 0
-		case <-ctx.Done():
-			in, pending = nil, 0
+			return keepAsking
 		}
-	}
+		found = true
+		if r.newer(newest) {
+			newest = r
+		}
+		return startWindow
+	})
 	if newest != nil {
 		p.holdRecord(newest)
 		return newest, nil
