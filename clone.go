@@ -290,6 +290,7 @@ func (p *Peer) fetchDataset(ctx context.Context, st *store.Store, providers []*C
 				return ctx.Err()
 			case <-time.After(50 * time.Millisecond):
 			}
+		case errors.Is(err, store.ErrStored): // another clone finished it: the loop finds it
 		case err != nil:
 			return err
 		}

@@ -217,6 +217,20 @@ func TestCloneResumesWhereItStopped(t *testing.T) {
 	if total := orig.datasets[0].size + orig.datasets[1].size; fetched.Load() >= total-size/4 {
 		t.Errorf("resumed clone fetched %d of %d bytes: verified pieces were fetched again", fetched.Load(), total)
 	}
+	noPartials(t, dir)
+}
+
+// noPartials fails t if the store in dir holds anything of a download in
+// progress, such as a lock file: a finished clone leaves none.
+func noPartials(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, "partial"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("finished clone left partial/%s", e.Name())
+	}
 }
 
 func TestCloneSurvivesAProviderLeaving(t *testing.T) {
@@ -257,6 +271,7 @@ func TestTwoClonesOfOneHashAtOnce(t *testing.T) {
 		}
 		sameData(t, got[i], orig)
 	}
+	noPartials(t, dir)
 }
 
 func TestCloneIntoAnUnwritableStore(t *testing.T) {

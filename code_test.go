@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/papi-dev/papi/internal/booths"
+	"github.com/papi-dev/papi/internal/canon"
 )
 
 var (
@@ -106,6 +108,11 @@ func TestPortableHandlers(t *testing.T) {
 	}
 	if _, err := c.CallCBOR(t.Context(), "Missing", []byte{0xa0}); !errors.Is(err, ErrUnknownMethod) {
 		t.Fatalf("unknown method: %v, want ErrUnknownMethod", err)
+	}
+	// The sandboxed handlers get the server's check of required fields too.
+	noLat, _ := canon.Marshal(map[string]any{"lon": 2.165, "limit": 2})
+	if _, err := c.CallCBOR(t.Context(), "Nearest", noLat); !errors.Is(err, ErrPrecondition) || !strings.Contains(err.Error(), "lat: required: missing") {
+		t.Fatalf("request without lat: %v, want ErrPrecondition naming lat as missing", err)
 	}
 
 	// Same code, own data.

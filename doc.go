@@ -36,7 +36,10 @@
 // are compiled once per type. A request that breaks one never reaches the
 // handler and its caller gets [ErrPrecondition]; a response that breaks one
 // is not sent and its caller gets [ErrPostcondition]. Both name the field
-// and the rule.
+// and the rule. The server reads a request's bytes for its required fields
+// before decoding them, as decoding would make a missing field its zero:
+// a caller in any language that leaves one out, or sends null where the
+// spec has none, gets ErrPrecondition naming the field as missing.
 //
 // # Bundles and hashes
 //

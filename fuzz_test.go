@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"log/slog"
 	"math"
 	"testing"
 
@@ -129,10 +128,12 @@ func FuzzParseNameRecord(f *testing.F) {
 	})
 }
 
-// FuzzCallPayload sends arbitrary request bytes to a typed method, as any
-// peer may: the handler must see only requests that decode strictly and meet
-// their conditions, and every other payload must be refused as malformed
-// or failing a precondition, not crash or reach the handler.
+// FuzzCallPayload sends arbitrary request bytes to a typed method, through
+// what a server runs for every call that arrives, as any peer may: the
+// handler must see only requests that decode strictly, carry every
+// required field and meet their conditions, and every other payload must
+// be refused as malformed or failing a precondition, not crash or reach
+// the handler.
 func FuzzCallPayload(f *testing.F) {
 	var reached NearestReq
 	api := New("fuzz", "1")
@@ -153,10 +154,12 @@ func FuzzCallPayload(f *testing.F) {
 	f.Add(bad)
 	f.Add([]byte{0xa1, 0x63, 'l', 'a', 't', 0xf9, 0x7e, 0x00}) // NaN
 	f.Add([]byte{0xbf, 0xff})                                  // indefinite map
-	log := slog.New(slog.DiscardHandler)
+	// No lat: the decoder alone would make it 0.
+	f.Add([]byte{0xa2, 0x63, 'l', 'o', 'n', 0x00, 0x65, 'l', 'i', 'm', 'i', 't', 0x01})
+	srv := serveTest(f, newTestPeer(f), b)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		reached = NearestReq{Limit: -1}
-		_, err := api.invoke(context.Background(), b, "Nearest", in, log)
+		_, err := srv.call(context.Background(), "Nearest", in)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrPrecondition) {
 				t.Fatalf("payload %x refused with %v, want ErrMalformed or ErrPrecondition", in, err)
@@ -168,6 +171,15 @@ func FuzzCallPayload(f *testing.F) {
 		}
 		if reached.Limit < 1 || reached.Limit > 50 || math.Abs(reached.Lat) > 90 || math.Abs(reached.Lon) > 180 {
 			t.Fatalf("handler got a request that breaks its conditions: %+v", reached)
+		}
+		var sent map[string]any
+		if err := canon.Unmarshal(in, &sent); err != nil {
+			t.Fatalf("payload %x reached the handler but is no map: %v", in, err)
+		}
+		for _, k := range []string{"lat", "lon", "limit"} {
+			if v, ok := sent[k]; !ok || v == nil {
+				t.Fatalf("payload %x without %s reached the handler", in, k)
+			}
 		}
 	})
 }

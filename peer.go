@@ -364,6 +364,9 @@ type Server struct {
 	b    *Bundle
 	api  *API
 	code *sandbox.Pool // the bundle's own handlers, when they serve
+	// presence checks each method's request bytes for required fields
+	// before any handler, native or sandboxed, decodes them.
+	presence map[string]*spec.Presence
 
 	drainTimeout time.Duration
 	policy       Policy
@@ -444,6 +447,13 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 		}
 	}
 	s := &Server{peer: p, b: b, api: c.api, code: code, drainTimeout: c.drainTimeout, policy: c.policy}
+	if s.api != nil || s.code != nil {
+		var err error
+		if s.presence, err = presenceChecks(b.spec); err != nil {
+			s.closeCode()
+			return nil, err
+		}
+	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -496,6 +506,19 @@ func (p *Peer) announceKeys(ctx context.Context, keys []mh.Multihash) {
 		case <-t.C:
 		}
 	}
+}
+
+// presenceChecks compiles the presence check of every method's request.
+func presenceChecks(s *Spec) (map[string]*spec.Presence, error) {
+	out := make(map[string]*spec.Presence, len(s.Methods))
+	for _, m := range s.Methods {
+		pc, err := spec.NewPresence(m.Request, s.Defs)
+		if err != nil {
+			return nil, fmt.Errorf("papi: method %s request: %w", m.Name, err)
+		}
+		out[m.Name] = pc
+	}
+	return out, nil
 }
 
 // checkImplements reports the first place where api's declarations differ
@@ -696,18 +719,11 @@ func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Re
 	}
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
-	start := time.Now()
-	var out []byte
-	switch {
-	case s.api != nil:
-		out, err = s.api.invoke(ctx, s.b, req.Method, req.Payload, p.log)
-	case s.code != nil:
-		if out, err = s.code.Call(ctx, req.Method, req.Payload); err != nil {
-			err = sandboxError(err)
-		}
-	default:
+	if s.api == nil && s.code == nil {
 		return errorResponse(errorf(ErrNoHandlers, "%s is seeded by %s, which runs none of its methods", s.b.hash, p.host.ID()))
 	}
+	start := time.Now()
+	out, err := s.call(ctx, req.Method, req.Payload)
 	label := req.Method
 	if _, ok := findMethod(s.b.spec, req.Method); !ok {
 		label = unknownMethodLabel
@@ -717,6 +733,30 @@ func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Re
 		return errorResponse(err)
 	}
 	return &transport.Response{Payload: out}
+}
+
+// call runs one call of a method on s's handlers, native or sandboxed.
+// The request's bytes are first checked for the fields the spec requires:
+// decoding into a Go struct would make a missing field its zero value,
+// which neither a handler nor a condition can tell from one sent, so a
+// caller in any language would get weaker guarantees than a Go one.
+func (s *Server) call(ctx context.Context, method string, payload []byte) ([]byte, error) {
+	if pc := s.presence[method]; pc != nil {
+		if err := pc.Check(payload); err != nil {
+			if errors.Is(err, spec.ErrMalformedCBOR) {
+				return nil, errorf(ErrMalformed, "%s request: %w", method, err)
+			}
+			return nil, errorf(ErrPrecondition, "%s request: %w", method, err)
+		}
+	}
+	if s.api != nil {
+		return s.api.invoke(ctx, s.b, method, payload, s.peer.log)
+	}
+	out, err := s.code.Call(ctx, method, payload)
+	if err != nil {
+		return nil, sandboxError(err)
+	}
+	return out, nil
 }
 
 // errorResponse carries an error over the wire: its code, its message and,

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/papi-dev/papi/internal/canon"
 )
 
 // searchReq is a typical request: two strings with lengths, one with a
@@ -184,4 +186,34 @@ func BenchmarkDerive(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkPresence checks the bytes of a typical request for its required
+// fields, against decoding the same bytes into the Go type (which the
+// server does next anyway): the check should cost a fraction of it.
+func BenchmarkPresence(b *testing.B) {
+	s, defs := derive(b, searchReq{})
+	p, err := NewPresence(s, defs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := enc(b, validSearch())
+	b.Run("check", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := p.Check(in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	dec := canon.NewDecoder(canon.Limits{MaxBytes: 1 << 30, MaxDepth: 64, MaxElements: 1 << 24})
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var req searchReq
+			if err := dec.Unmarshal(in, &req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

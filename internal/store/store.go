@@ -166,6 +166,10 @@ func (p *Partial) Resumed() bool { return p.resumed }
 // holds its lock.
 var ErrBusy = errors.New("object is being downloaded by another clone")
 
+// ErrStored is returned by Begin when the object was completed, by another
+// download, while Begin waited for its lock.
+var ErrStored = errors.New("object is already stored")
+
 // ErrNoRoom is returned, wrapped, when the store's disk cannot hold what
 // is to be downloaded.
 var ErrNoRoom = errors.New("no room on disk")
@@ -196,16 +200,22 @@ func (s *Store) CheckRoom(objects map[[32]byte]int64) error {
 
 // Begin opens the partial download of an object, creating it, or reopening
 // what an interrupted download left so that its verified pieces can be kept.
-// It fails with ErrBusy while another download holds the object.
+// It fails with ErrBusy while another download holds the object, and with
+// ErrStored when the object is complete by the time Begin holds it.
 func (s *Store) Begin(digest [32]byte, size int64) (*Partial, error) {
 	base := s.partialPath(digest)
-	lock, err := os.OpenFile(base+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	lock, err := acquire(base + ".lock")
 	if err != nil {
-		return nil, fmt.Errorf("%w", err)
-	}
-	if err := lockFile(lock); err != nil {
-		lock.Close()
 		return nil, err
+	}
+	if s.HasObject(digest, size) {
+		// Another download committed it between the caller's look and
+		// this lock: there is nothing to fetch, and the lock guards
+		// nothing.
+		os.Remove(lock.Name())
+		unlockFile(lock)
+		lock.Close()
+		return nil, ErrStored
 	}
 	fi, statErr := os.Stat(base)
 	resumed := statErr == nil && fi.Size() > 0
@@ -225,6 +235,53 @@ func (s *Store) Begin(digest [32]byte, size int64) (*Partial, error) {
 		return nil, fmt.Errorf("%w", err)
 	}
 	return &Partial{s: s, digest: digest, size: size, f: f, lock: lock, resumed: resumed}, nil
+}
+
+// maxLockAttempts bounds how often acquire starts again because the lock
+// file it locked had been removed: each time, a download of the object
+// finished meanwhile, so more than a few means something else removes it.
+const maxLockAttempts = 16
+
+// testBeforeLock, when set by a test, runs between opening a lock file and
+// locking it: where another download can remove it.
+var testBeforeLock func()
+
+// acquire opens the lock file at path, making it if need be, and locks it.
+// A download that finishes removes its lock file while it still holds it
+// (Partial.Commit), so a lock taken on a file opened before that removal
+// would lock a file no longer at path, while a later download makes and
+// locks a new one there: two holders. So acquire checks that the file it
+// locked is still the one at path, and starts again if not.
+func acquire(path string) (*os.File, error) {
+	for range maxLockAttempts {
+		lock, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		if testBeforeLock != nil {
+			testBeforeLock()
+		}
+		if err := lockFile(lock); err != nil {
+			lock.Close()
+			return nil, err
+		}
+		held, err := lock.Stat()
+		if err != nil {
+			unlockFile(lock)
+			lock.Close()
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		at, err := os.Stat(path)
+		if err == nil && os.SameFile(held, at) {
+			return lock, nil
+		}
+		unlockFile(lock)
+		lock.Close()
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	return nil, ErrBusy
 }
 
 // reserve makes room for the whole object in f before any of it is
@@ -269,6 +326,12 @@ func (p *Partial) Commit() error {
 		err = os.Rename(p.f.Name(), p.s.ObjectPath(p.digest))
 	}
 	if err == nil {
+		// The object is in place, so its lock guards nothing any more.
+		// It goes while still held: a download that opened it before
+		// finds, once it has it locked, that it is no longer at its path
+		// (acquire), and one that comes later finds the object. A lock
+		// file that cannot be removed is only clutter.
+		os.Remove(p.lock.Name())
 		err = syncDir(filepath.Join(p.s.root, objectsDir))
 	}
 	p.release()

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -80,6 +82,160 @@ func TestOpenUnwritable(t *testing.T) {
 	os.WriteFile(file, nil, 0o644)
 	if _, err := Open(filepath.Join(file, "sub")); err == nil {
 		t.Fatal("store under a regular file opened")
+	}
+}
+
+// partials lists what the store's partial directory holds.
+func partials(t *testing.T, s *Store) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(s.Root(), partialDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestCommitRemovesTheLock(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := [32]byte{4}
+	p, err := s.Begin(digest, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.File().WriteAt([]byte("abc"), 0)
+	if err := p.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if left := partials(t, s); len(left) != 0 {
+		t.Fatalf("a finished download left %v", left)
+	}
+	// A later download of the same object learns it is there.
+	if _, err := s.Begin(digest, 3); !errors.Is(err, ErrStored) {
+		t.Fatalf("Begin of a stored object: %v, want ErrStored", err)
+	}
+	if left := partials(t, s); len(left) != 0 {
+		t.Fatalf("Begin of a stored object left %v", left)
+	}
+}
+
+// TestRemovedLockIsNotHeldTwice plays the race that removing a lock file
+// opens: a download opens the lock file, and before it locks it, the
+// download that held it commits and removes it, and a third makes a new
+// lock file and locks it (the object had to be fetched again, gone from
+// the store). The second must then be refused, not hold the removed file
+// beside the third.
+func TestRemovedLockIsNotHeldTwice(t *testing.T) {
+	tests := []struct {
+		name      string
+		keepFirst bool // the first download's object stays: the late one finds it
+		want      error
+	}{
+		{"object kept", true, ErrStored},
+		{"object gone, a third download holds the new lock", false, ErrBusy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			digest := [32]byte{5}
+			first, err := s.Begin(digest, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first.File().WriteAt([]byte("x"), 0)
+			var third *Partial
+			var once bool
+			testBeforeLock = func() {
+				if once {
+					return
+				}
+				once = true
+				if err := first.Commit(); err != nil {
+					t.Error(err)
+				}
+				if tt.keepFirst {
+					return
+				}
+				os.Remove(s.ObjectPath(digest))
+				var err error
+				if third, err = s.Begin(digest, 1); err != nil {
+					t.Errorf("third download: %v", err)
+				}
+			}
+			t.Cleanup(func() { testBeforeLock = nil })
+			late, err := s.Begin(digest, 1)
+			if !errors.Is(err, tt.want) {
+				if late != nil {
+					late.Abort()
+				}
+				t.Fatalf("late download: %v, want %v", err, tt.want)
+			}
+			if third != nil {
+				if err := third.Commit(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if left := partials(t, s); len(left) != 0 {
+				t.Errorf("left %v", left)
+			}
+		})
+	}
+}
+
+// TestConcurrentDownloadsHoldOneAtATime runs downloads of one object from
+// many goroutines, committing and deleting the object again and again, so
+// that lock files are removed and made while others open them: never do
+// two hold the object at once.
+func TestConcurrentDownloadsHoldOneAtATime(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := [32]byte{6}
+	var holders, done atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := 0; i < 200 && !t.Failed(); i++ {
+				p, err := s.Begin(digest, 1)
+				if errors.Is(err, ErrBusy) || errors.Is(err, ErrStored) {
+					runtime.Gosched()
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if n := holders.Add(1); n != 1 {
+					t.Errorf("%d downloads hold the object", n)
+				}
+				p.File().WriteAt([]byte("y"), 0)
+				holders.Add(-1)
+				if i%2 == 0 {
+					p.Abort()
+					continue
+				}
+				if err := p.Commit(); err != nil {
+					t.Error(err)
+					return
+				}
+				done.Add(1)
+				os.Remove(s.ObjectPath(digest)) // so that it is fetched again
+			}
+		})
+	}
+	wg.Wait()
+	if done.Load() == 0 {
+		t.Fatal("no download committed")
 	}
 }
 
