@@ -514,7 +514,7 @@ func presenceChecks(s *Spec) (map[string]*spec.Presence, error) {
 	for _, m := range s.Methods {
 		pc, err := spec.NewPresence(m.Request, s.Defs)
 		if err != nil {
-			return nil, fmt.Errorf("papi: method %s request: %w", m.Name, err)
+			return nil, fmt.Errorf("method %s request: %w", m.Name, err)
 		}
 		out[m.Name] = pc
 	}

@@ -256,7 +256,7 @@ func acquire(path string) (*os.File, error) {
 	for range maxLockAttempts {
 		lock, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
-			return nil, fmt.Errorf("store: %w", err)
+			return nil, fmt.Errorf("%w", err)
 		}
 		if testBeforeLock != nil {
 			testBeforeLock()
@@ -269,7 +269,7 @@ func acquire(path string) (*os.File, error) {
 		if err != nil {
 			unlockFile(lock)
 			lock.Close()
-			return nil, fmt.Errorf("store: %w", err)
+			return nil, fmt.Errorf("%w", err)
 		}
 		at, err := os.Stat(path)
 		if err == nil && os.SameFile(held, at) {
@@ -278,7 +278,7 @@ func acquire(path string) (*os.File, error) {
 		unlockFile(lock)
 		lock.Close()
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("store: %w", err)
+			return nil, fmt.Errorf("%w", err)
 		}
 	}
 	return nil, ErrBusy
