@@ -70,7 +70,7 @@ func (c *cloneConfig) openStore() (*store.Store, error) {
 	}
 	st, err := store.Open(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%w", err)
+		return nil, err
 	}
 	return st, nil
 }

@@ -117,7 +117,7 @@ func (b *Bundle) Code() ([]byte, error) {
 func BuildModule(ctx context.Context, pkg string) ([]byte, error) {
 	wasm, err := sandbox.Build(ctx, ".", pkg)
 	if err != nil {
-		return nil, fmt.Errorf("%w", err)
+		return nil, err
 	}
 	return wasm, nil
 }

@@ -32,7 +32,7 @@ const (
 func Open(dir string) (*Store, error) {
 	for _, sub := range []string{objectsDir, partialDir, bundlesDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return nil, fmt.Errorf("%w", err)
+			return nil, err
 		}
 	}
 	// Fail now, with a clear error, if the store cannot be written.
@@ -88,7 +88,7 @@ func (s *Store) PutBundle(name string, write func(dir string) error) error {
 	}
 	tmp, err := os.MkdirTemp(filepath.Join(s.root, bundlesDir), ".tmp-"+name+"-*")
 	if err != nil {
-		return fmt.Errorf("%w", err)
+		return err
 	}
 	defer os.RemoveAll(tmp) // nothing left after a successful rename
 	if err := write(tmp); err != nil {
@@ -99,7 +99,7 @@ func (s *Store) PutBundle(name string, write func(dir string) error) error {
 		if s.HasBundle(name) {
 			return nil
 		}
-		return fmt.Errorf("%w", err)
+		return err
 	}
 	return syncDir(filepath.Dir(final))
 }
@@ -118,12 +118,12 @@ func (s *Store) LinkObject(digest [32]byte, path string) error {
 	}
 	in, err := os.Open(src)
 	if err != nil {
-		return fmt.Errorf("%w", err)
+		return err
 	}
 	defer in.Close()
 	out, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return fmt.Errorf("%w", err)
+		return err
 	}
 	tmp := out.Name()
 	defer os.Remove(tmp) // after the rename, there is nothing there to remove
@@ -232,7 +232,7 @@ func (s *Store) Begin(digest [32]byte, size int64) (*Partial, error) {
 		if noRoom(err) {
 			return nil, fmt.Errorf("%w for an object of %d bytes: %w", ErrNoRoom, size, err)
 		}
-		return nil, fmt.Errorf("%w", err)
+		return nil, err
 	}
 	return &Partial{s: s, digest: digest, size: size, f: f, lock: lock, resumed: resumed}, nil
 }
@@ -256,7 +256,7 @@ func acquire(path string) (*os.File, error) {
 	for range maxLockAttempts {
 		lock, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 		if err != nil {
-			return nil, fmt.Errorf("%w", err)
+			return nil, err
 		}
 		if testBeforeLock != nil {
 			testBeforeLock()
@@ -269,7 +269,7 @@ func acquire(path string) (*os.File, error) {
 		if err != nil {
 			unlockFile(lock)
 			lock.Close()
-			return nil, fmt.Errorf("%w", err)
+			return nil, err
 		}
 		at, err := os.Stat(path)
 		if err == nil && os.SameFile(held, at) {
@@ -278,7 +278,7 @@ func acquire(path string) (*os.File, error) {
 		unlockFile(lock)
 		lock.Close()
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w", err)
+			return nil, err
 		}
 	}
 	return nil, ErrBusy
