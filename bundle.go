@@ -255,35 +255,48 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 // verified against the manifest; datasets stay in their files and are hashed
 // as a stream, so a bundle larger than memory opens in bounded memory.
 func OpenBundle(dir string) (*Bundle, error) {
+	b, err := openBundleDir(dir, func(e manifestEntry, path string) (*Dataset, error) {
+		d := DataFile(e.Name, path)
+		return d, d.matches(e)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open bundle %s: %w", dir, err)
+	}
+	return b, nil
+}
+
+// openBundleDir reads the bundle in dir: manifest, spec, signatures, and
+// each object (dataset or code) through object, which checks it as far as
+// the caller needs to trust it.
+func openBundleDir(dir string, object func(e manifestEntry, path string) (*Dataset, error)) (*Bundle, error) {
 	mb, err := readFileLimited(filepath.Join(dir, manifestFile), maxManifestBytes)
 	if err != nil {
-		return nil, fmt.Errorf("open bundle: %w", err)
+		return nil, err
 	}
 	m, err := decodeManifest(mb)
 	if err != nil {
-		return nil, fmt.Errorf("open bundle %s: %w", dir, err)
+		return nil, err
 	}
 	sb, err := readFileLimited(filepath.Join(dir, specFile), maxSpecBytes)
 	if err != nil {
-		return nil, fmt.Errorf("open bundle: %w", err)
+		return nil, err
 	}
 	s, err := decodeSpec(sb, [32]byte(m.Spec))
 	if err != nil {
-		return nil, fmt.Errorf("open bundle %s: %w", dir, err)
+		return nil, err
 	}
 	datasets := make([]*Dataset, 0, len(m.Datasets))
 	for _, e := range m.Datasets {
-		d := DataFile(e.Name, filepath.Join(dir, dataDir, e.Name))
-		if err := d.matches(e); err != nil {
-			return nil, fmt.Errorf("open bundle %s: %w", dir, err)
+		d, err := object(e, filepath.Join(dir, dataDir, e.Name))
+		if err != nil {
+			return nil, err
 		}
 		datasets = append(datasets, d)
 	}
 	var code *Dataset
 	if m.Code != nil {
-		code = DataFile(codeFile, filepath.Join(dir, codeFile))
-		if err := code.matches(m.Code.entry()); err != nil {
-			return nil, fmt.Errorf("open bundle %s: %w", dir, err)
+		if code, err = object(m.Code.entry(), filepath.Join(dir, codeFile)); err != nil {
+			return nil, err
 		}
 	}
 	b, err := bundleFromManifest(m, mb, s, sb, datasets, code)
@@ -291,7 +304,7 @@ func OpenBundle(dir string) (*Bundle, error) {
 		return nil, err
 	}
 	if b.signatures, err = readSignatures(dir, b.hash); err != nil {
-		return nil, fmt.Errorf("open bundle %s: %w", dir, err)
+		return nil, err
 	}
 	return b, nil
 }

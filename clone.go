@@ -172,46 +172,14 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...CloneOption) (*Bundle,
 // place, and hashing gigabytes on every open would make a second clone cost
 // what the first did.
 func openStored(st *store.Store, name string) (*Bundle, error) {
-	dir := st.BundleDir(name)
-	mb, err := readFileLimited(filepath.Join(dir, manifestFile), maxManifestBytes)
-	if err != nil {
-		return nil, fmt.Errorf("stored bundle %s: %w", name, err)
-	}
-	m, err := decodeManifest(mb)
-	if err != nil {
-		return nil, fmt.Errorf("stored bundle %s: %w", name, err)
-	}
-	sb, err := readFileLimited(filepath.Join(dir, specFile), maxSpecBytes)
-	if err != nil {
-		return nil, fmt.Errorf("stored bundle %s: %w", name, err)
-	}
-	s, err := decodeSpec(sb, [32]byte(m.Spec))
-	if err != nil {
-		return nil, fmt.Errorf("stored bundle %s: %w", name, err)
-	}
-	var datasets []*Dataset
-	for _, e := range m.Datasets {
-		path := filepath.Join(dir, dataDir, e.Name)
+	b, err := openBundleDir(st.BundleDir(name), func(e manifestEntry, path string) (*Dataset, error) {
 		fi, err := os.Stat(path)
 		if err != nil || fi.Size() != int64(e.Size) {
-			return nil, errorf(ErrHashMismatch, "stored bundle %s: dataset %s is missing or has the wrong size", name, e.Name)
+			return nil, errorf(ErrHashMismatch, "%s is missing or has the wrong size", e.Name)
 		}
-		datasets = append(datasets, &Dataset{name: e.Name, path: path, size: int64(e.Size), digest: [32]byte(e.Hash)})
-	}
-	var code *Dataset
-	if c := m.Code; c != nil {
-		path := filepath.Join(dir, codeFile)
-		fi, err := os.Stat(path)
-		if err != nil || fi.Size() != int64(c.Size) {
-			return nil, errorf(ErrHashMismatch, "stored bundle %s: code is missing or has the wrong size", name)
-		}
-		code = &Dataset{name: codeFile, path: path, size: int64(c.Size), digest: [32]byte(c.Hash)}
-	}
-	b, err := bundleFromManifest(m, mb, s, sb, datasets, code)
+		return &Dataset{name: e.Name, path: path, size: int64(e.Size), digest: [32]byte(e.Hash)}, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("stored bundle %s: %w", name, err)
-	}
-	if b.signatures, err = readSignatures(dir, b.hash); err != nil {
 		return nil, fmt.Errorf("stored bundle %s: %w", name, err)
 	}
 	return b, nil
