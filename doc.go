@@ -67,9 +67,20 @@
 // and QUIC, Noise and TLS, libp2p's resource manager. A [Peer] is that host;
 // the package-level functions use a default one, and [NewPeer] makes others
 // (with a persistent identity, [IdentityFile]). One peer serves any number
-// of bundles. [Server.Close] stops taking calls and drains those in flight.
+// of bundles. A server lives until the context given to Serve ends or
+// [Server.Close] is called; either stops taking calls and drains those in
+// flight. [Peer.Close] stops the peer and its servers; closing the
+// [DefaultPeer] is allowed, and the next package-level call starts another.
 // A bundle without handlers of its own, one read from disk or cloned, is
 // served with [Implement], which refuses handlers whose spec differs.
+//
+// # Options
+//
+// Each call takes the options of its own kind: [PeerOption] for [NewPeer],
+// [ServeOption] for Serve, [DialOption] for Dial, DialName and Resolve,
+// [CloneOption] for Clone, and [ProviderOption] (such as [Provider]) for all
+// of the last four. An option that cannot work fails the call it is given
+// to; options do no I/O until the call runs.
 //
 // # Handlers in the bundle
 //
