@@ -1,0 +1,341 @@
+package papi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// GatewayOption configures Gateway.
+type GatewayOption interface{ applyToGateway(*gatewayConfig) }
+
+type gatewayConfig struct {
+	hosts     []string // Host values accepted besides loopback ones
+	origins   []string // origins allowed to call; "*" for any
+	dial      []DialOption
+	clone     []CloneOption
+	maxBody   int64
+	callLimit time.Duration
+}
+
+type gatewayOptionFunc func(*gatewayConfig)
+
+func (f gatewayOptionFunc) applyToGateway(c *gatewayConfig) { f(c) }
+
+// GatewayHosts adds host names (without port) that requests may address
+// the gateway by, besides localhost and loopback addresses. Requests for
+// any other Host are refused, so that a web page cannot reach the gateway
+// through a name of its own that resolves to 127.0.0.1 (DNS rebinding).
+func GatewayHosts(hosts ...string) GatewayOption {
+	return gatewayOptionFunc(func(c *gatewayConfig) { c.hosts = append(c.hosts, hosts...) })
+}
+
+// AllowOrigin lets web pages of these origins ("https://example.com", or
+// "*" for any) call methods through the gateway from a browser. Without it
+// a request that carries another origin than the gateway's own is refused,
+// so that a page the user visits cannot call APIs on their behalf.
+func AllowOrigin(origins ...string) GatewayOption {
+	return gatewayOptionFunc(func(c *gatewayConfig) { c.origins = append(c.origins, origins...) })
+}
+
+// GatewayProviders are the options the gateway dials and clones with, such
+// as Provider.
+func GatewayProviders(opts ...ProviderOption) GatewayOption {
+	return gatewayOptionFunc(func(c *gatewayConfig) {
+		for _, o := range opts {
+			c.dial = append(c.dial, o)
+			c.clone = append(c.clone, o)
+		}
+	})
+}
+
+// GatewayStoreDir sets where the gateway keeps the datasets it fetched;
+// the default is the default store.
+func GatewayStoreDir(dir string) GatewayOption {
+	return gatewayOptionFunc(func(c *gatewayConfig) { c.clone = append(c.clone, StoreDir(dir)) })
+}
+
+// Gateway returns an http.Handler that reaches papi APIs through p, for any
+// HTTP client:
+//
+//	POST /api/{target}/{method}      a call: JSON body in, JSON out
+//	GET  /api/{target}/openapi.json  the API's OpenAPI document, servers set to the gateway
+//	GET  /api/{target}/data/{name}   a dataset, verified, with Range and ETag
+//
+// target is a bundle hash, an API hash, or a name with its slash escaped
+// (<peer ID>%2F<label>). Every call is dialed and verified as Dial does,
+// and papi's checks of the request apply. A failed call answers the HTTP
+// status of its code (invalid argument 400, permission denied 403, not
+// found 404, resource exhausted 429, unimplemented 501, unavailable 503,
+// deadline 504, others 500) with {"code": …, "message": …}.
+func Gateway(p *Peer, opts ...GatewayOption) http.Handler {
+	c := gatewayConfig{maxBody: 8 << 20, callLimit: time.Minute}
+	for _, o := range opts {
+		o.applyToGateway(&c)
+	}
+	g := &gateway{p: p, c: c, clients: map[string]*Client{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/{target}/{method}", g.call)
+	mux.HandleFunc("GET /api/{target}/openapi.json", g.openapi)
+	mux.HandleFunc("GET /api/{target}/data/{name}", g.data)
+	return g.guard(mux)
+}
+
+type gateway struct {
+	p *Peer
+	c gatewayConfig
+
+	mu      sync.Mutex
+	clients map[string]*Client // by target, verified
+}
+
+// guard refuses requests addressed by a Host the gateway does not answer
+// to, and writes from origins it does not allow.
+func (g *gateway) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !g.hostAllowed(r.Host) {
+			writeGatewayError(w, http.StatusForbidden, Errorf(CodePermissionDenied, "host %q is not this gateway's", r.Host))
+			return
+		}
+		if origin := r.Header.Get("Origin"); origin != "" {
+			allowed := g.originAllowed(origin)
+			if allowed {
+				w.Header().Set("Access-Control-Allow-Origin", origin)
+				w.Header().Add("Vary", "Origin")
+			}
+			if r.Method == http.MethodOptions && allowed {
+				w.Header().Set("Access-Control-Allow-Methods", "GET, POST")
+				w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Range")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && !allowed && !sameOrigin(origin, r.Host) {
+				writeGatewayError(w, http.StatusForbidden, Errorf(CodePermissionDenied, "origin %s may not call through this gateway (allow it with AllowOrigin)", origin))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (g *gateway) hostAllowed(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	for _, h := range g.c.hosts {
+		if strings.EqualFold(h, host) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *gateway) originAllowed(origin string) bool {
+	for _, o := range g.c.origins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameOrigin reports whether origin is the gateway itself, as when its own
+// pages call it.
+func sameOrigin(origin, host string) bool {
+	_, rest, ok := strings.Cut(origin, "://")
+	return ok && strings.EqualFold(rest, host)
+}
+
+// client dials target once and keeps the verified client for later calls.
+func (g *gateway) client(ctx context.Context, target string) (*Client, error) {
+	g.mu.Lock()
+	c, ok := g.clients[target]
+	g.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	var err error
+	if h, herr := ParseHash(target); herr == nil {
+		c, err = g.p.Dial(ctx, h, g.c.dial...)
+	} else if n, nerr := ParseName(target); nerr == nil {
+		c, err = g.p.DialName(ctx, n, g.c.dial...)
+	} else {
+		return nil, errorf(ErrMalformed, "%q is neither a hash nor a name", target)
+	}
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	g.clients[target] = c
+	g.mu.Unlock()
+	return c, nil
+}
+
+// forget drops a client whose provider failed, so the next call dials again.
+func (g *gateway) forget(target string, c *Client) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.clients[target] == c {
+		delete(g.clients, target)
+	}
+}
+
+func (g *gateway) call(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), g.c.callLimit)
+	defer cancel()
+	target, method := r.PathValue("target"), r.PathValue("method")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.c.maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			err = errorf(ErrTooLarge, "request body over %d bytes", g.c.maxBody)
+		}
+		writeGatewayError(w, 0, err)
+		return
+	}
+	c, err := g.client(ctx, target)
+	if err != nil {
+		writeGatewayError(w, 0, err)
+		return
+	}
+	out, err := c.CallJSON(ctx, method, body)
+	if err != nil {
+		if CodeOf(err) == CodeUnavailable {
+			g.forget(target, c)
+		}
+		writeGatewayError(w, 0, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(out)
+}
+
+func (g *gateway) openapi(w http.ResponseWriter, r *http.Request) {
+	c, err := g.client(r.Context(), r.PathValue("target"))
+	if err != nil {
+		writeGatewayError(w, 0, err)
+		return
+	}
+	raw, err := OpenAPI(c)
+	if err != nil {
+		writeGatewayError(w, 0, err)
+		return
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		writeGatewayError(w, 0, err)
+		return
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	doc["servers"] = []map[string]string{{"url": fmt.Sprintf("%s://%s/api/%s", scheme, r.Host, r.PathValue("target"))}}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(doc)
+}
+
+// data serves a dataset from the store, cloning the bundle first if it is
+// not there: every byte sent has been verified against the hash.
+func (g *gateway) data(w http.ResponseWriter, r *http.Request) {
+	target, name := r.PathValue("target"), r.PathValue("name")
+	c, err := g.client(r.Context(), target)
+	if err != nil {
+		writeGatewayError(w, 0, err)
+		return
+	}
+	b, err := g.p.Clone(r.Context(), c.Hash(), append([]CloneOption{Provider(g.providerAddrs(c)...)}, g.c.clone...)...)
+	if err != nil {
+		writeGatewayError(w, 0, err)
+		return
+	}
+	d, ok := b.Dataset(name)
+	if !ok {
+		writeGatewayError(w, 0, Errorf(CodeNotFound, "bundle %s has no dataset %q", b.Hash(), name))
+		return
+	}
+	ra, closer, err := d.readerAt()
+	if err != nil {
+		writeGatewayError(w, 0, err)
+		return
+	}
+	defer closer.Close()
+	w.Header().Set("Content-Type", "application/cbor")
+	w.Header().Set("ETag", `"`+newHash(codecRaw, d.digest).String()+`"`)
+	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(ra, 0, d.size))
+}
+
+// providerAddrs names the peer that answered the dial, so that the clone
+// asks it first.
+func (g *gateway) providerAddrs(c *Client) []string {
+	var out []string
+	for _, a := range g.p.host.Libp2p().Peerstore().Addrs(c.RemotePeer()) {
+		out = append(out, a.String()+"/p2p/"+c.RemotePeer().String())
+	}
+	return out
+}
+
+// httpStatus is the HTTP status of a papi code.
+func httpStatus(c Code) int {
+	switch c {
+	case CodeInvalidArgument, CodeFailedPrecondition, CodeOutOfRange:
+		return http.StatusBadRequest
+	case CodeUnauthenticated:
+		return http.StatusUnauthorized
+	case CodePermissionDenied:
+		return http.StatusForbidden
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeAlreadyExists, CodeAborted:
+		return http.StatusConflict
+	case CodeResourceExhausted:
+		return http.StatusTooManyRequests
+	case CodeCanceled:
+		return 499 // client closed request, as nginx and gRPC gateways use
+	case CodeUnimplemented:
+		return http.StatusNotImplemented
+	case CodeUnavailable:
+		return http.StatusServiceUnavailable
+	case CodeDeadlineExceeded:
+		return http.StatusGatewayTimeout
+	case CodeDataLoss:
+		return http.StatusBadGateway
+	}
+	return http.StatusInternalServerError
+}
+
+// gatewayError is the JSON body of a failed request.
+type gatewayError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeGatewayError(w http.ResponseWriter, status int, err error) {
+	code := CodeOf(err)
+	if status == 0 {
+		status = httpStatus(code)
+	}
+	msg := err.Error()
+	var e *Error
+	if errors.As(err, &e) {
+		msg = e.Message()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(gatewayError{Code: code.String(), Message: msg})
+}

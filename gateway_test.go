@@ -1,0 +1,175 @@
+package papi
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// gatewayTest serves b from one peer and starts a gateway on another,
+// behind a real HTTP server on loopback.
+func gatewayTest(t *testing.T, b *Bundle, opts ...GatewayOption) (*httptest.Server, *Peer) {
+	t.Helper()
+	server := newTestPeer(t)
+	serveTest(t, server, b)
+	gw := httptest.NewServer(Gateway(newTestPeer(t), append([]GatewayOption{GatewayProviders(Provider(server.Addrs()...)), GatewayStoreDir(t.TempDir())}, opts...)...))
+	t.Cleanup(gw.Close)
+	return gw, server
+}
+
+func post(t *testing.T, url, origin, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp, out
+}
+
+func TestGatewayCalls(t *testing.T) {
+	b := boothsBundle(t)
+	gw, _ := gatewayTest(t, b)
+	base := gw.URL + "/api/" + b.Hash().String()
+	tests := []struct {
+		name, method, body string
+		status             int
+		code, has          string
+	}{
+		{"call", "Nearest", `{"lat":41.39,"lon":2.17,"limit":1}`, 200, "", `"bcn-001"`},
+		{"by API hash", "Count", `{}`, 200, "", `"n":3`},
+		{"condition broken", "Nearest", `{"lat":141,"lon":2.17,"limit":1}`, 400, "invalid_argument", "lat"},
+		{"field missing", "Nearest", `{"lon":2.17,"limit":1}`, 400, "invalid_argument", "lat"},
+		{"not JSON", "Nearest", `{"lat":`, 400, "invalid_argument", ""},
+		{"unknown method", "Farthest", `{}`, 501, "unimplemented", "Farthest"},
+		{"body too large", "Nearest", `{"lat":"` + strings.Repeat("x", 9<<20) + `"}`, 429, "resource_exhausted", "request body"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := base + "/" + tt.method
+			if tt.name == "by API hash" {
+				url = gw.URL + "/api/" + b.APIHash().String() + "/" + tt.method
+			}
+			resp, out := post(t, url, "", tt.body)
+			if resp.StatusCode != tt.status || !strings.Contains(string(out), tt.has) {
+				t.Fatalf("%d %s, want %d with %q", resp.StatusCode, out, tt.status, tt.has)
+			}
+			if tt.code != "" {
+				var e gatewayError
+				if err := json.Unmarshal(out, &e); err != nil || e.Code != tt.code {
+					t.Fatalf("error body %s, want code %s", out, tt.code)
+				}
+			}
+		})
+	}
+	resp, out := post(t, gw.URL+"/api/"+blobBundle(t, 10, 3).Hash().String()+"/Count", "", `{}`)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(out), "no provider") {
+		t.Fatalf("a hash no one serves: %d %s, want 503", resp.StatusCode, out)
+	}
+}
+
+func TestGatewayOpenAPIAndData(t *testing.T) {
+	b := blobBundle(t, 3*PieceSize+5, 8)
+	gw, _ := gatewayTest(t, b)
+	base := gw.URL + "/api/" + b.Hash().String()
+
+	resp, err := http.Get(base + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		OpenAPI string              `json:"openapi"`
+		Servers []map[string]string `json:"servers"`
+	}
+	json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	if doc.OpenAPI == "" || len(doc.Servers) != 1 || doc.Servers[0]["url"] != base {
+		t.Fatalf("openapi.json: version %q, servers %v; want the gateway %s", doc.OpenAPI, doc.Servers, base)
+	}
+
+	blob, _ := b.Dataset("blob")
+	want, _ := blob.Bytes()
+	resp, err = http.Get(base + "/data/blob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(got, want) || resp.Header.Get("ETag") == "" {
+		t.Fatalf("dataset: %d, %d bytes (want %d), ETag %q", resp.StatusCode, len(got), len(want), resp.Header.Get("ETag"))
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/data/blob", nil)
+	req.Header.Set("Range", "bytes=100-109")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(got, want[100:110]) {
+		t.Fatalf("range: %d %x, want 206 %x", resp.StatusCode, got, want[100:110])
+	}
+	resp, _ = http.Get(base + "/data/nothing")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a dataset the bundle lacks: %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestGatewayRefusesACorruptProvider: a provider whose dataset does not
+// hash to the bundle's makes the request fail; no byte of it is sent.
+func TestGatewayRefusesACorruptProvider(t *testing.T) {
+	b := blobBundle(t, 2*PieceSize, 9)
+	bad := corruptProvider(t, b, "blob", PieceSize+3)
+	gw := httptest.NewServer(Gateway(newTestPeer(t), GatewayProviders(Provider(bad.Addrs()...)), GatewayStoreDir(t.TempDir())))
+	t.Cleanup(gw.Close)
+	resp, err := http.Get(gw.URL + "/api/" + b.Hash().String() + "/data/blob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode < 500 || len(out) > 4096 || !strings.Contains(string(out), "hash") {
+		t.Fatalf("corrupt provider: %d, %d bytes: %.200s", resp.StatusCode, len(out), out)
+	}
+}
+
+func TestGatewayGuardsAgainstOtherSites(t *testing.T) {
+	b := boothsBundle(t)
+	gw, _ := gatewayTest(t, b, AllowOrigin("https://app.example"))
+	url := gw.URL + "/api/" + b.Hash().String() + "/Count"
+
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url, strings.NewReader(`{}`))
+	req.Host = "rebound.example:80" // a name of the attacker's that resolves to 127.0.0.1
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a request for another host: %d, want 403", resp.StatusCode)
+	}
+	if resp, out := post(t, url, "https://evil.example", `{}`); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a call from a page of another origin: %d %s, want 403", resp.StatusCode, out)
+	}
+	resp, out := post(t, url, "https://app.example", `{}`)
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Errorf("a call from an allowed origin: %d %s, ACAO %q", resp.StatusCode, out, resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	if resp, out := post(t, url, gw.URL, `{}`); resp.StatusCode != 200 {
+		t.Errorf("a call from the gateway's own origin: %d %s", resp.StatusCode, out)
+	}
+}
