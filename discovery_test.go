@@ -20,22 +20,27 @@ import (
 	"github.com/papi-dev/papi/transport"
 )
 
-// quicLoopback is where a DHT network's peers listen: QUIC, because a peer
-// then holds one UDP socket however many peers it talks to, where TCP would
-// spend two descriptors per connection in a process that holds both ends,
-// past the process's limit at 200 peers.
+// quicLoopback is where the benchmarks' DHT networks listen: QUIC, because
+// a peer then holds one UDP socket however many peers it talks to, where TCP
+// would spend two descriptors per connection in a process that holds both
+// ends, past the process's limit at 200 peers.
 const quicLoopback = "/ip4/127.0.0.1/udp/0/quic-v1"
 
-// dhtNetwork starts n peers on loopback in one private DHT. They join in
-// waves of eight, each peer through three random peers of the waves before
-// it, so that no single peer is everyone's entry point.
-func dhtNetwork(t testing.TB, n int) []*Peer {
-	t.Helper()
-	first, err := NewPeer(context.Background(), ListenAddrs(quicLoopback), PrivateDHT())
+// tcpLoopback is where the tests' DHT network listens: at 50 peers TCP
+// stays far below the descriptor limit, and under the race detector the
+// network starts in a third of QUIC's time (QUIC's packets, timers and
+// acknowledgements are all Go code that the detector instruments).
+const tcpLoopback = "/ip4/127.0.0.1/tcp/0"
+
+// startDHT starts n peers listening on listen in one private DHT. They join
+// in waves of eight, each peer through three random peers of the waves
+// before it, so that no single peer is everyone's entry point. On error it
+// returns the peers started so far.
+func startDHT(n int, listen string) ([]*Peer, error) {
+	first, err := NewPeer(context.Background(), ListenAddrs(listen), PrivateDHT())
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(func() { first.Close() })
 	peers := []*Peer{first}
 	rng := rand.New(rand.NewPCG(uint64(n), 1))
 	for len(peers) < n {
@@ -48,21 +53,70 @@ func dhtNetwork(t testing.TB, n int) []*Peer {
 				bootstrap = append(bootstrap, peers[rng.IntN(len(peers))].Addrs()...)
 			}
 			wg.Go(func() {
-				wave[i], errs[i] = NewPeer(context.Background(), ListenAddrs(quicLoopback), PrivateDHT(bootstrap...))
+				wave[i], errs[i] = NewPeer(context.Background(), ListenAddrs(listen), PrivateDHT(bootstrap...))
 			})
 		}
 		wg.Wait()
 		for i, p := range wave {
 			if errs[i] != nil {
-				t.Fatal(errs[i])
+				return peers, errs[i]
 			}
-			t.Cleanup(func() { p.Close() })
+			peers = append(peers, p)
 		}
-		peers = append(peers, wave...)
 	}
-	// Refresh every routing table once, as a DHT does on its own every few
-	// minutes, so that the network is in its steady state rather than
-	// seconds old.
+	return peers, nil
+}
+
+func closeAll(peers []*Peer) {
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		wg.Go(func() { p.Close() })
+	}
+	wg.Wait()
+}
+
+// dhtNetwork starts n peers on listen in one private DHT, stopped when tb
+// ends.
+func dhtNetwork(tb testing.TB, n int, listen string) []*Peer {
+	tb.Helper()
+	peers, err := startDHT(n, listen)
+	tb.Cleanup(func() { closeAll(peers) })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return peers
+}
+
+// sharedDHTPeers is the number of peers in the tests' DHT: more than a
+// Kademlia bucket holds (20), so that not every peer knows every other and
+// lookups take more than one hop.
+const sharedDHTPeers = 50
+
+var sharedDHT struct {
+	once  sync.Once
+	peers []*Peer
+	err   error
+}
+
+// sharedDHTNetwork returns the one DHT network of sharedDHTPeers peers on
+// loopback that the tests share, started by the first test that needs it
+// (ten seconds and more under the race detector) and stopped by TestMain.
+// A test uses peers of its own choosing and leaves them as it found them:
+// what it serves or publishes, it stops with its cleanup.
+func sharedDHTNetwork(t *testing.T) []*Peer {
+	t.Helper()
+	sharedDHT.once.Do(func() { sharedDHT.peers, sharedDHT.err = startDHT(sharedDHTPeers, tcpLoopback) })
+	if sharedDHT.err != nil {
+		t.Fatal(sharedDHT.err)
+	}
+	return sharedDHT.peers
+}
+
+// refreshRoutingTables refreshes every routing table once, as a DHT does on
+// its own every few minutes, so that a benchmark measures the network in its
+// steady state rather than seconds old. The tests skip it: it took as long
+// as starting the peers, and lookups succeed in a young network too.
+func refreshRoutingTables(peers []*Peer) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	for _, p := range peers {
@@ -75,7 +129,6 @@ func dhtNetwork(t testing.TB, n int) []*Peer {
 		})
 	}
 	wg.Wait()
-	return peers
 }
 
 func dhtOf(p *Peer) *transport.DHT {
@@ -90,9 +143,11 @@ func dhtOf(p *Peer) *transport.DHT {
 // waitProvided waits until the DHT, asked from p, knows provider for h.
 func waitProvided(t testing.TB, p *Peer, h Hash, provider peer.ID) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	// A deadline to give up by, generous because lookups slow down with
+	// the machine's load, not a measure of speed.
+	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		var ids []peer.ID
 		for ai := range dhtOf(p).FindProviders(ctx, h.Multihash()) {
 			ids = append(ids, ai.ID)
@@ -110,29 +165,28 @@ func TestDialAndCloneByHashAloneThroughTheDHT(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 50 peers")
 	}
-	peers := dhtNetwork(t, 50)
-	server, client := peers[17], peers[42]
+	peers := sharedDHTNetwork(t)
+	server, client, other := peers[17], peers[42], peers[33]
 	b := blobBundle(t, 3*PieceSize, 11)
 	serveTest(t, server, b)
+	// Wait until the provider records have reached the peers a lookup
+	// from each client ends at; what follows does one lookup each.
 	waitProvided(t, client, b.Hash(), server.ID())
-	waitProvided(t, client, b.APIHash(), server.ID())
+	waitProvided(t, other, b.APIHash(), server.ID())
 
 	// No address given: the provider comes from the DHT.
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, b.Hash())
+	c, err := client.Dial(t.Context(), b.Hash())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.RemotePeer() != server.ID() {
 		t.Fatalf("dialed %s, want %s", c.RemotePeer(), server.ID())
 	}
-	resp, err := Call[CountReq, CountResp](ctx, c, "Count", CountReq{})
+	resp, err := Call[CountReq, CountResp](t.Context(), c, "Count", CountReq{})
 	if err != nil || resp.N != len(someStations) {
 		t.Fatalf("Count = %d, %v", resp.N, err)
 	}
-	other := peers[33]
-	cloned, err := other.Clone(ctx, b.APIHash(), StoreDir(t.TempDir()))
+	cloned, err := other.Clone(t.Context(), b.APIHash(), StoreDir(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +246,8 @@ func BenchmarkFirstProvider(b *testing.B) {
 // benchmarkFirstProvider runs BenchmarkFirstProvider in one network of n
 // peers, built only when a benchmark of that size is selected.
 func benchmarkFirstProvider(b *testing.B, n int) {
-	peers := dhtNetwork(b, n)
+	peers := dhtNetwork(b, n, quicLoopback)
+	refreshRoutingTables(peers)
 	server := peers[n/3]
 	bundle := boothsBundle(b)
 	serveTest(b, server, bundle)

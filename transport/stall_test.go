@@ -254,6 +254,20 @@ func TestStalledDataReadersAreCut(t *testing.T) {
 		}
 	})
 	waitFor(t, 5*time.Second, "the stalled requests taken", func() bool { return dataStreams(server) > 0 })
+	// A stream counts in its peer's scope from the moment the server takes
+	// it off the connection, and is refused or taken for ProtocolData only
+	// once its protocol is negotiated: count once every stream has had its
+	// answer, the first bytes of its data or a reset, or streams still on
+	// their way count against the limit they have yet to meet.
+	var answered sync.WaitGroup
+	for _, d := range streams {
+		answered.Go(func() {
+			d.SetDeadline(time.Now().Add(10 * time.Second))
+			d.r.Peek(1)
+			d.SetDeadline(time.Time{})
+		})
+	}
+	answered.Wait()
 	for _, a := range attackers {
 		server.Libp2p().Network().ResourceManager().ViewPeer(a.ID(), func(s network.PeerScope) error {
 			opened[a.ID()] = s.Stat().NumStreamsInbound

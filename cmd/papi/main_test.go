@@ -152,7 +152,8 @@ func TestServeThenInspectAndClone(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "cloned "+b.Hash().String()) {
 		t.Fatalf("papi clone: %d %s %s", code, out, stderr)
 	}
-	// The command only seeds: a call reaches no handler, and says so.
+	// The command only seeds: a call reaches no handler, and says so
+	// (papi.ErrNoHandlers).
 	_, stderr, code = papiCmd(t, append(append([]string{"call"}, net...), b.Hash().String(), "Echo", `{"text":"a","times":1}`)...)
 	if code != exitError || !strings.Contains(stderr, "no handlers here") {
 		t.Fatalf("call on a seeded bundle: %d %s", code, stderr)

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,39 +21,168 @@ import (
 	"lukechampine.com/blake3"
 )
 
+// testModules are the modules in testdata, each with the enforcements the
+// tests compile it under.
+var testModules = map[string][]Enforcement{
+	"hostile":   {LoopCheck, ContextDone, Unbounded},
+	"badimport": {LoopCheck},
+	"initloop":  {LoopCheck},
+}
+
 var (
-	builtMu sync.Mutex
-	built   = map[string][]byte{}
-	// cacheDir is one compilation cache for the test binary: a module
-	// compiled once (seconds under the race detector) loads from it after.
+	built     = map[string][]byte{}
+	buildErrs = map[string]error{}
+	// cacheDir is one compilation cache for the tests, kept across runs:
+	// compiling one of the test modules takes seconds, and about a minute
+	// under the race detector.
 	cacheDir string
 )
 
+// precompileEnv, set, makes the test binary fill the compilation cache and
+// exit; see precompile.
+const precompileEnv = "PAPI_SANDBOX_PRECOMPILE"
+
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "papi-sandbox-test-")
+	buildModules()
+	dir, cleanup, err := testCacheDir()
 	if err != nil {
 		panic(err)
 	}
 	cacheDir = dir
+	if os.Getenv(precompileEnv) != "" {
+		compileAll(dir)
+		os.Exit(0)
+	}
+	if raceEnabled {
+		precompile(dir)
+	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
-// module builds the test module in testdata/name once per test binary.
+// buildModules builds every module in testdata once per test binary, all at
+// once: each build is a go command of its own.
+func buildModules() {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name := range testModules {
+		wg.Go(func() {
+			b, err := Build(context.Background(), ".", "./testdata/"+name)
+			mu.Lock()
+			defer mu.Unlock()
+			built[name], buildErrs[name] = b, err
+		})
+	}
+	wg.Wait()
+}
+
+// module returns the test module built from testdata/name.
 func module(t testing.TB, name string) []byte {
 	t.Helper()
-	builtMu.Lock()
-	defer builtMu.Unlock()
-	if b, ok := built[name]; ok {
-		return b
+	b, ok := built[name]
+	if !ok {
+		t.Fatalf("no test module %s: add it to testModules", name)
 	}
-	b, err := Build(context.Background(), ".", "./testdata/"+name)
-	if err != nil {
+	if err := buildErrs[name]; err != nil {
 		t.Fatal(err)
 	}
-	built[name] = b
 	return b
+}
+
+// testCacheDir returns the compilation cache for this version of the test
+// modules and of wazero, under the user's cache directory, and a function
+// that removes it if it had to be made in a temporary directory instead.
+// One directory per version keeps the compiled code of modules since changed
+// from piling up: others not used for a day are removed, while one in use
+// by a test process of another work tree stays.
+//
+// wazero keeps its own cache apart per version, but knows its version from
+// the binary's build information, which a test binary lacks ("dev" for
+// every version): the directory's name has the version from go.mod.
+func testCacheDir() (string, func(), error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		dir, err := os.MkdirTemp("", "papi-sandbox-test-")
+		return dir, func() { os.RemoveAll(dir) }, err
+	}
+	base = filepath.Join(base, "papi", "test-sandbox")
+	h := blake3.New(32, nil)
+	v, _ := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "github.com/tetratelabs/wazero").Output()
+	fmt.Fprintf(h, "wazero %s\n", bytes.TrimSpace(v))
+	for _, name := range slices.Sorted(maps.Keys(testModules)) {
+		fmt.Fprintf(h, "%s %x\n", name, blake3.Sum256(built[name]))
+	}
+	dir := filepath.Join(base, fmt.Sprintf("%x", h.Sum(nil)[:8]))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	now := time.Now()
+	os.Chtimes(dir, now, now)
+	if old, err := os.ReadDir(base); err == nil {
+		for _, e := range old {
+			if info, err := e.Info(); err == nil && e.Name() != filepath.Base(dir) && now.Sub(info.ModTime()) > 24*time.Hour {
+				os.RemoveAll(filepath.Join(base, e.Name()))
+			}
+		}
+	}
+	return dir, func() {}, nil
+}
+
+// precompile fills the cache, once per version of the test modules, with
+// this package's test binary built without the race detector, under which
+// wazero's compiler runs about ten times slower: about ten seconds in all
+// where the tests would take minutes. The tests then load what it compiled
+// through the same Runtime.Compile as they would load what they had
+// compiled themselves: wazero's cache is keyed by the module and the
+// enforcement, not by how the process was built. If the child fails the
+// tests compile what they need themselves.
+func precompile(dir string) {
+	marker := filepath.Join(dir, "precompiled")
+	if _, err := os.Stat(marker); err == nil {
+		return
+	}
+	tmp, err := os.MkdirTemp("", "papi-precompile-")
+	if err != nil {
+		return
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "sandbox.test")
+	if out, err := exec.Command("go", "test", "-c", "-race=false", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "sandbox tests: building the test binary without the race detector: %v: %s\n", err, out)
+		return
+	}
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = append(os.Environ(), precompileEnv+"=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "sandbox tests: precompiling without the race detector: %v: %s\n", err, out)
+		return
+	}
+	os.WriteFile(marker, nil, 0o644)
+}
+
+// compileAll compiles every test module under each of its enforcements
+// into the cache in dir, each in a goroutine of its own: wazero compiles a
+// module on one core, and the machine may have others.
+func compileAll(dir string) {
+	var wg sync.WaitGroup
+	for name, enforce := range testModules {
+		for _, e := range enforce {
+			wg.Go(func() {
+				ctx := context.Background()
+				r, err := New(ctx, Config{Enforce: e, CacheDir: dir})
+				if err != nil {
+					return
+				}
+				defer r.Close(ctx)
+				// Errors are the tests' to judge: a module refused after it
+				// compiled (one importing what papi does not provide) is in
+				// the cache all the same.
+				r.Compile(ctx, blake3.Sum256(built[name]), built[name])
+			})
+		}
+	}
+	wg.Wait()
 }
 
 type memData map[string][]byte
@@ -130,6 +263,7 @@ func wantCode(t *testing.T, err error, code codes.Code, text string) {
 // TestHostileModule runs every attack of the hostile module, each followed
 // by an honest call: the attack fails alone, and the pool keeps serving.
 func TestHostileModule(t *testing.T) {
+	t.Parallel()
 	data, _ := canon.Marshal([]string{"a", "b"})
 	r := newRuntime(t, Limits{MemoryBytes: 32 << 20, CallTimeout: 5 * time.Second, ResponseBytes: 1 << 20, Instances: 2})
 	p := newPool(t, r, module(t, "hostile"), memData{"letters": data, "raw": []byte("0123456789")})
@@ -213,6 +347,7 @@ func TestHostileModule(t *testing.T) {
 }
 
 func TestModulesRefused(t *testing.T) {
+	t.Parallel()
 	r := newRuntime(t, Limits{CallTimeout: time.Second, ModuleBytes: 32 << 20})
 	good := module(t, "hostile")
 	tests := []struct {
@@ -254,16 +389,20 @@ func corrupt(b []byte) []byte {
 }
 
 func TestInstrumentKeepsBehaviour(t *testing.T) {
-	for _, enforce := range []Enforcement{LoopCheck, ContextDone, Unbounded} {
-		r, err := New(t.Context(), Config{Enforce: enforce, CacheDir: cacheDir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Close(context.Background())
-		p := newPool(t, r, module(t, "hostile"), memData{})
-		got, err := call(t, p, t.Context(), "Huge", in{N: 1000})
-		if err != nil || got.S != strings.Repeat("x", 1000) {
-			t.Fatalf("enforcement %d: %v", enforce, err)
-		}
+	t.Parallel()
+	for enforce, name := range map[Enforcement]string{LoopCheck: "loop check", ContextDone: "context done", Unbounded: "unbounded"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r, err := New(t.Context(), Config{Enforce: enforce, CacheDir: cacheDir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { r.Close(context.Background()) })
+			p := newPool(t, r, module(t, "hostile"), memData{})
+			got, err := call(t, p, t.Context(), "Huge", in{N: 1000})
+			if err != nil || got.S != strings.Repeat("x", 1000) {
+				t.Fatalf("enforcement %d: %v", enforce, err)
+			}
+		})
 	}
 }

@@ -1,0 +1,13 @@
+package papi
+
+import (
+	"os"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	// The DHT network the tests share outlives each of them.
+	closeAll(sharedDHT.peers)
+	os.Exit(code)
+}
