@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/papi-dev/papi"
-	"github.com/papi-dev/papi/internal/store"
 )
 
 // runBuild compiles a package of handlers to WebAssembly and writes a
@@ -15,6 +16,11 @@ import (
 func runBuild(ctx context.Context, e *env, args []string) error {
 	if e.out == "" {
 		return errors.New("-o DIR is required: where to write the bundle")
+	}
+	// The go command's "directory not found" comes wrapped in a build
+	// failure; a package given as a path that is not there is said plainly.
+	if _, err := os.Stat(args[0]); errors.Is(err, fs.ErrNotExist) && looksLikePath(args[0]) {
+		return fmt.Errorf("directory %s does not exist", args[0])
 	}
 	datasets, err := e.datasets()
 	if err != nil {
@@ -32,29 +38,21 @@ func runBuild(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// openLocal opens a bundle directory, or a bundle of the store by hash.
+// openLocal opens a bundle directory, or a bundle of the store by hash:
+// what serve can serve without asking the network.
 func (e *env) openLocal(arg string) (*papi.Bundle, error) {
-	if isDir(arg) {
-		return papi.OpenBundle(arg)
+	b, err := e.local(arg)
+	if err != nil || b != nil {
+		return b, err
 	}
-	h, err := papi.ParseHash(arg)
-	if err != nil {
-		return nil, fmt.Errorf("%s is neither a bundle directory nor a hash", arg)
+	if strings.Contains(arg, "/") {
+		return nil, fmt.Errorf("%s is a NAME: serve a bundle directory, or the hash of a bundle in the store", arg)
 	}
-	dir := e.store
-	if dir == "" {
-		if dir, err = papi.DefaultStoreDir(); err != nil {
-			return nil, err
-		}
-	}
-	st, err := store.Open(dir)
+	dir, err := e.storeDir()
 	if err != nil {
 		return nil, err
 	}
-	if !st.HasBundle(h.String()) {
-		return nil, fmt.Errorf("bundle %s is not in the store %s: papi clone it first", h, dir)
-	}
-	return papi.OpenBundle(st.BundleDir(h.String()))
+	return nil, fmt.Errorf("bundle %s is not in the store %s: papi clone it first", arg, dir)
 }
 
 // datasets reads the -data NAME=FILE flags.

@@ -27,14 +27,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/papi-dev/papi"
+	"github.com/papi-dev/papi/internal/store"
 )
 
 // Exit codes, in the convention of Go tools: 2 for a usage error.
@@ -82,7 +85,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: papi COMMAND [flags] ARGS\n\ncommands:")
+	fmt.Fprintln(w, "usage: papi COMMAND ARGS [flags]\n\ncommands:")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %-18s %s\n", c.name, c.args, c.summary)
 	}
@@ -109,42 +112,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		e := &env{stdout: stdout, stderr: stderr}
-		fs := flag.NewFlagSet("papi "+c.name, flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		fs.Usage = func() {
-			fmt.Fprintf(stderr, "usage: papi %s [flags] %s\n\n%s\n", c.name, c.args, c.summary)
-			fs.PrintDefaults()
-		}
-		if c.network {
-			fs.Var(&e.providers, "provider", "multiaddr of a peer serving the hash, ending in /p2p/ID (repeatable)")
-			fs.Var(&e.dht, "dht", "join a private papi DHT through this peer (repeatable)")
-			fs.BoolVar(&e.mdns, "mdns", false, "find peers on the local network by mDNS")
-			fs.Var(&e.listen, "listen", "multiaddr to listen on (repeatable; default: all interfaces, TCP and QUIC)")
-			fs.DurationVar(&e.timeout, "timeout", time.Minute, "give up finding a provider after this long")
-			fs.StringVar(&e.store, "store", "", "store directory (default: papi under the user cache directory)")
-			fs.StringVar(&e.identity, "identity", "", "file with the peer's private key, made if missing (a publisher needs the same one every run)")
-		}
-		if c.name == "serve" {
-			fs.StringVar(&e.name, "name", "", "publish the bundle under this label, as <peer ID>/<label> (use with -identity)")
-		}
-		if c.name == "serve" || c.name == "build" {
-			fs.Var(&e.data, "data", "NAME=FILE: a dataset of CBOR bytes from FILE, added or in place of the bundle's (repeatable)")
-		}
-		if c.name == "build" {
-			fs.StringVar(&e.out, "o", "", "the bundle directory to write (required)")
-		}
-		if err := fs.Parse(args[1:]); err != nil {
+		fset := c.flags(e, stderr)
+		pos, err := parseInterspersed(fset, args[1:])
+		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return 0
 			}
 			return exitUsage
 		}
-		if want := len(strings.Fields(c.args)); fs.NArg() != want {
-			fs.Usage()
+		if want := len(strings.Fields(c.args)); len(pos) != want {
+			fset.Usage()
 			return exitUsage
 		}
-		if err := c.run(ctx, e, fs.Args()); err != nil {
-			fmt.Fprintf(stderr, "papi %s: %v\n", c.name, err)
+		if err := c.run(ctx, e, pos); err != nil {
+			fmt.Fprintf(stderr, "papi %s: %s\n", c.name, forHumans(err))
 			return exitError
 		}
 		return 0
@@ -152,6 +133,58 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "papi: unknown command %q\n", args[0])
 	usage(stderr)
 	return exitUsage
+}
+
+// flags is the flag set of c, setting e's fields.
+func (c command) flags(e *env, stderr io.Writer) *flag.FlagSet {
+	fset := flag.NewFlagSet("papi "+c.name, flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	fset.Usage = func() {
+		fmt.Fprintf(stderr, "usage: papi %s %s [flags]\n\n%s\n\nflags may stand before, between or after the arguments:\n", c.name, c.args, c.summary)
+		fset.PrintDefaults()
+	}
+	if c.network {
+		fset.Var(&e.providers, "provider", "multiaddr of a peer serving the hash, ending in /p2p/ID (repeatable)")
+		fset.Var(&e.dht, "dht", "join a private papi DHT through this peer (repeatable)")
+		fset.BoolVar(&e.mdns, "mdns", false, "find peers on the local network by mDNS")
+		fset.Var(&e.listen, "listen", "multiaddr to listen on (repeatable; default: all interfaces, TCP and QUIC)")
+		fset.DurationVar(&e.timeout, "timeout", time.Minute, "give up finding a provider after this long")
+		fset.StringVar(&e.store, "store", "", "store directory (default: papi under the user cache directory)")
+		fset.StringVar(&e.identity, "identity", "", "file with the peer's private key, made if missing (a publisher needs the same one every run)")
+	}
+	if c.name == "serve" {
+		fset.StringVar(&e.name, "name", "", "publish the bundle under this label, as <peer ID>/<label> (use with -identity)")
+	}
+	if c.name == "serve" || c.name == "build" {
+		fset.Var(&e.data, "data", "NAME=FILE: a dataset of CBOR bytes from FILE, added or in place of the bundle's (repeatable)")
+	}
+	if c.name == "build" {
+		fset.StringVar(&e.out, "o", "", "the bundle directory to write (required)")
+	}
+	return fset
+}
+
+// parseInterspersed parses flags wherever they stand among the positional
+// arguments, as git, go and grpcurl do: "papi clone HASH -provider ADDR"
+// and "papi clone -provider ADDR HASH" mean the same. Everything after a
+// lone "--" is positional, so an argument that starts with "-" can still be
+// given.
+func parseInterspersed(fset *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fset.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fset.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }
 
 func (e *env) peer(ctx context.Context) (*papi.Peer, error) {
@@ -181,13 +214,25 @@ func (e *env) target(ctx context.Context, p *papi.Peer, arg string) (papi.Hash, 
 	if err != nil {
 		return papi.Hash{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	defer cancel()
-	r, err := p.Resolve(ctx, n, e.dialOptions()...)
+	r, err := e.resolve(ctx, p, n)
 	if err != nil {
 		return papi.Hash{}, err
 	}
 	return r.Bundle, nil
+}
+
+// resolve finds the newest record of n. When no record is found and the
+// command was given no peer to ask, it says how to give one, as the
+// library's dial does: asking only the peers a new host happens to know
+// finds nothing.
+func (e *env) resolve(ctx context.Context, p *papi.Peer, n papi.Name) (*papi.NameRecord, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	r, err := p.Resolve(ctx, n, e.dialOptions()...)
+	if errors.Is(err, papi.ErrNoProvider) && len(e.providers) == 0 && len(e.dht) == 0 && !e.mdns {
+		return nil, fmt.Errorf("%w (give a peer to ask with -provider ADDR, or join a DHT with -dht ADDR, or use -mdns)", err)
+	}
+	return r, err
 }
 
 func (e *env) dialOptions() []papi.DialOption {
@@ -209,14 +254,109 @@ func (e *env) cloneOptions() []papi.CloneOption {
 	return opts
 }
 
-// isDir tells a directory argument from a hash.
-func isDir(arg string) bool {
-	fi, err := os.Stat(arg)
-	return err == nil && fi.IsDir()
+// local opens the bundle arg names when it is on this machine: a bundle
+// directory, or a bundle hash already in the store (-store, or the default
+// store). It returns nil and no error when arg must be looked up on the
+// network: a hash the store does not hold, or a NAME. An argument that is
+// clearly a path but names no directory fails here, saying so, rather than
+// failing later as a malformed hash or name.
+func (e *env) local(arg string) (*papi.Bundle, error) {
+	if _, err := os.Stat(arg); err == nil || looksLikePath(arg) {
+		return openDir(arg)
+	}
+	if strings.Contains(arg, "/") {
+		if _, err := papi.ParseName(arg); err != nil {
+			return nil, fmt.Errorf("directory %s does not exist, and it is not a NAME (<peer ID>/<label>) either: %w", arg, err)
+		}
+		return nil, nil
+	}
+	h, err := papi.ParseHash(arg)
+	if err != nil {
+		return nil, fmt.Errorf("directory %s does not exist, and it is not a hash either: %w", arg, err)
+	}
+	return e.stored(h)
 }
 
+// openDir opens the bundle directory dir, telling a directory that is not
+// there, or a file, from a directory that holds no bundle: the library's
+// "open bundle: open DIR/manifest.cbor: no such file or directory" leaves
+// the user to work out which.
+func openDir(dir string) (*papi.Bundle, error) {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("directory %s does not exist", dir)
+	case err != nil:
+		return nil, err
+	case !fi.IsDir():
+		return nil, fmt.Errorf("%s is a file, not a bundle directory", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "manifest.cbor")); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s is not a bundle directory: it has no manifest.cbor", dir)
+	}
+	return papi.OpenBundle(dir)
+}
+
+// storeDir is the store the commands read and clone into.
+func (e *env) storeDir() (string, error) {
+	if e.store != "" {
+		return e.store, nil
+	}
+	return papi.DefaultStoreDir()
+}
+
+// stored opens the bundle h from the store if the store holds it, and
+// returns nil otherwise. It makes no store that is not there yet, and a
+// store it cannot open (not writable, say) counts as holding nothing: the
+// network may still have the bundle.
+func (e *env) stored(h papi.Hash) (*papi.Bundle, error) {
+	dir, err := e.storeDir()
+	if err != nil {
+		return nil, nil
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, nil
+	}
+	st, err := store.Open(dir)
+	if err != nil || !st.HasBundle(h.String()) {
+		return nil, nil
+	}
+	return papi.OpenBundle(st.BundleDir(h.String()))
+}
+
+// looksLikePath reports whether arg can only be a file path: absolute,
+// relative to . or .., or under the home directory. Hashes and names never
+// start so.
+func looksLikePath(arg string) bool {
+	if filepath.IsAbs(arg) || arg == "." || arg == ".." || strings.HasPrefix(arg, "~") {
+		return true
+	}
+	for _, prefix := range []string{"./", "../", "." + string(filepath.Separator), ".." + string(filepath.Separator)} {
+		if strings.HasPrefix(arg, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// goHints maps the Go names that the library's errors suggest to the flags
+// a user of the command gives instead.
+var goHints = strings.NewReplacer(
+	"papi.Provider", "-provider ADDR",
+	"or join a DHT", "or join a DHT with -dht ADDR, or use -mdns",
+	"papi.PrivateDHT", "-dht ADDR",
+	"papi.MDNS", "-mdns",
+	"papi.StoreDir", "-store DIR",
+	"papi.ListenAddrs", "-listen ADDR",
+	"papi.IdentityFile", "-identity FILE",
+)
+
+// forHumans is the message of err for a command-line user: the library's
+// hints name Go options, the command's user needs its flags.
+func forHumans(err error) string { return goHints.Replace(err.Error()) }
+
 func runHash(_ context.Context, e *env, args []string) error {
-	b, err := papi.OpenBundle(args[0])
+	b, err := openDir(args[0])
 	if err != nil {
 		return err
 	}
@@ -241,11 +381,11 @@ type inspectedDataset struct {
 
 func runInspect(ctx context.Context, e *env, args []string) error {
 	var out inspection
-	if isDir(args[0]) {
-		b, err := papi.OpenBundle(args[0])
-		if err != nil {
-			return err
-		}
+	b, err := e.local(args[0])
+	if err != nil {
+		return err
+	}
+	if b != nil {
 		out = inspection{Bundle: b.Hash().String(), API: b.APIHash().String(), Spec: b.Spec()}
 		if p, ok := b.Parent(); ok {
 			out.Parent = p.String()
@@ -386,9 +526,7 @@ func runResolve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer p.Close()
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	defer cancel()
-	r, err := p.Resolve(ctx, n, e.dialOptions()...)
+	r, err := e.resolve(ctx, p, n)
 	if err != nil {
 		return err
 	}
@@ -398,11 +536,11 @@ func runResolve(ctx context.Context, e *env, args []string) error {
 
 func runOpenAPI(ctx context.Context, e *env, args []string) error {
 	var doc []byte
-	if isDir(args[0]) {
-		b, err := papi.OpenBundle(args[0])
-		if err != nil {
-			return err
-		}
+	b, err := e.local(args[0])
+	if err != nil {
+		return err
+	}
+	if b != nil {
 		if doc, err = papi.OpenAPI(b); err != nil {
 			return err
 		}
@@ -417,6 +555,6 @@ func runOpenAPI(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	_, err := fmt.Fprintf(e.stdout, "%s\n", doc)
+	_, err = fmt.Fprintf(e.stdout, "%s\n", doc)
 	return err
 }
