@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -305,5 +306,25 @@ func TestInspectFromTheStore(t *testing.T) {
 				t.Fatalf("papi %s: exit %d\n%s\n%s", strings.Join(tt.args, " "), code, out, stderr)
 			}
 		})
+	}
+}
+
+// TestGatewayCommand: papi gateway answers HTTP calls to a bundle a peer
+// serves, until it is stopped.
+func TestGatewayCommand(t *testing.T) {
+	pv := startProvider(t)
+	printed := servePapi(t, "gateway", "-http", "127.0.0.1:0", "-listen", "/ip4/127.0.0.1/tcp/0", "-provider", pv.addr, "-store", t.TempDir())
+	url, ok := strings.CutPrefix(printed[0], "gateway at ")
+	if !ok {
+		t.Fatalf("papi gateway printed %q", printed)
+	}
+	resp, err := http.Post(url+pv.hash+"/Nearest", "application/json", strings.NewReader(`{"lat":41.39,"lon":2.17,"limit":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(out), `"stations"`) {
+		t.Fatalf("a call through papi gateway: %d %s", resp.StatusCode, out)
 	}
 }

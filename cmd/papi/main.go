@@ -28,6 +28,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -61,6 +63,7 @@ var commands = []command{
 	{"clone", "HASH|NAME", "clone a bundle into the local store", runClone, true},
 	{"openapi", "HASH|NAME|DIR", "print the bundle's OpenAPI 3.1 document", runOpenAPI, true},
 	{"resolve", "NAME", "print the newest record of a name: sequence and bundle", runResolve, true},
+	{"gateway", "", "answer HTTP clients: calls, OpenAPI documents and datasets of any bundle, until interrupted", runGateway, true},
 }
 
 // env is what every command gets: its output streams and, for commands
@@ -77,6 +80,8 @@ type env struct {
 	name           string    // serve: publish under this label
 	data           multiFlag // build, serve: NAME=FILE datasets
 	out            string    // build: the bundle directory to write
+	http           string    // gateway: the HTTP address to listen on
+	origins        multiFlag // gateway: web origins allowed to call
 }
 
 type multiFlag []string
@@ -160,6 +165,10 @@ func (c command) flags(e *env, stderr io.Writer) *flag.FlagSet {
 	}
 	if c.name == "build" {
 		fset.StringVar(&e.out, "o", "", "the bundle directory to write (required)")
+	}
+	if c.name == "gateway" {
+		fset.StringVar(&e.http, "http", "127.0.0.1:8080", "HTTP address to listen on (loopback unless you mean otherwise)")
+		fset.Var(&e.origins, "allow-origin", "a web origin whose pages may call through the gateway, or * (repeatable)")
 	}
 	return fset
 }
@@ -557,4 +566,38 @@ func runOpenAPI(ctx context.Context, e *env, args []string) error {
 	}
 	_, err = fmt.Fprintf(e.stdout, "%s\n", doc)
 	return err
+}
+
+func runGateway(ctx context.Context, e *env, _ []string) error {
+	p, err := e.peer(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	opts := []papi.GatewayOption{papi.AllowOrigin(e.origins...)}
+	if len(e.providers) > 0 {
+		opts = append(opts, papi.GatewayProviders(papi.Provider(e.providers...)))
+	}
+	if e.store != "" {
+		opts = append(opts, papi.GatewayStoreDir(e.store))
+	}
+	ln, err := net.Listen("tcp", e.http)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: papi.Gateway(p, opts...), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(e.stdout, "gateway at http://%s/api/\n", ln.Addr())
+	for _, a := range p.Addrs() {
+		fmt.Fprintf(e.stdout, "  %s\n", a)
+	}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -321,7 +322,7 @@ func (s *session) run(l readmeLine) {
 		c := commands[i]
 		args = s.networkFlags(c, args)
 		var out string
-		if c.name == "serve" {
+		if c.name == "serve" || c.name == "gateway" {
 			out = strings.Join(servePapi(t, args...), "\n") + "\n"
 		} else {
 			stdout, stderr, code := runPapi(t, args...)
@@ -414,6 +415,9 @@ func (s *session) networkFlags(c command, args []string) []string {
 	}
 	if c.name != "serve" && len(e.providers) == 0 && len(e.dht) == 0 && !e.mdns {
 		args = append(args, "-provider", s.values["ADDR"])
+	}
+	if c.name == "gateway" {
+		args = append(args, "-http", "127.0.0.1:0") // never README's fixed port
 	}
 	return args
 }
@@ -571,6 +575,22 @@ var checks = map[string]func(s *session, e *env, pos []string, out string) error
 		}
 		if !strings.HasPrefix(lines[len(lines)-1], "/ip4/127.0.0.1/") {
 			return fmt.Errorf("want an address on loopback")
+		}
+		return nil
+	},
+	"gateway": func(s *session, e *env, pos []string, out string) error {
+		url, ok := strings.CutPrefix(strings.SplitN(out, "\n", 2)[0], "gateway at ")
+		if !ok {
+			return fmt.Errorf("want gateway at URL first")
+		}
+		resp, err := http.Post(url+s.values["HASH"]+"/Nearest", "application/json", strings.NewReader(`{"lat":41.39,"lon":2.17,"limit":1}`))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"stations"`) {
+			return fmt.Errorf("a call through the gateway: %d %s", resp.StatusCode, body)
 		}
 		return nil
 	},
