@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/routing"
+	mocknet "github.com/libp2p/go-libp2p/p2p/net/mock"
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/papi-dev/papi/transport"
@@ -26,18 +27,16 @@ import (
 // ends, past the process's limit at 200 peers.
 const quicLoopback = "/ip4/127.0.0.1/udp/0/quic-v1"
 
-// tcpLoopback is where the tests' DHT network listens: at 50 peers TCP
-// stays far below the descriptor limit, and under the race detector the
-// network starts in a third of QUIC's time (QUIC's packets, timers and
-// acknowledgements are all Go code that the detector instruments).
-const tcpLoopback = "/ip4/127.0.0.1/tcp/0"
-
-// startDHT starts n peers listening on listen in one private DHT. They join
-// in waves of eight, each peer through three random peers of the waves
+// startDHT starts n peers, each placed by place, in one private DHT. They
+// join in waves of eight, each peer through three random peers of the waves
 // before it, so that no single peer is everyone's entry point. On error it
 // returns the peers started so far.
-func startDHT(n int, listen string) ([]*Peer, error) {
-	first, err := NewPeer(context.Background(), ListenAddrs(listen), PrivateDHT())
+func startDHT(n int, place func() (PeerOption, error)) ([]*Peer, error) {
+	at, err := place()
+	if err != nil {
+		return nil, err
+	}
+	first, err := NewPeer(context.Background(), at, PrivateDHT())
 	if err != nil {
 		return nil, err
 	}
@@ -52,8 +51,12 @@ func startDHT(n int, listen string) ([]*Peer, error) {
 			for range 3 {
 				bootstrap = append(bootstrap, peers[rng.IntN(len(peers))].Addrs()...)
 			}
+			at, err := place()
+			if err != nil {
+				return peers, err
+			}
 			wg.Go(func() {
-				wave[i], errs[i] = NewPeer(context.Background(), ListenAddrs(listen), PrivateDHT(bootstrap...))
+				wave[i], errs[i] = NewPeer(context.Background(), at, PrivateDHT(bootstrap...))
 			})
 		}
 		wg.Wait()
@@ -65,6 +68,33 @@ func startDHT(n int, listen string) ([]*Peer, error) {
 		}
 	}
 	return peers, nil
+}
+
+// onLoopback places peers on listen.
+func onLoopback(listen string) func() (PeerOption, error) {
+	return func() (PeerOption, error) { return ListenAddrs(listen), nil }
+}
+
+// onMocknet places peers on mn, each linked to every peer placed before it:
+// libp2p's network in memory, with no sockets, no encryption and no
+// multiplexer, where a DHT's lookups are what a test is about. Under the
+// race detector 50 peers start there in a fraction of the time they take
+// on loopback.
+func onMocknet(mn mocknet.Mocknet) func() (PeerOption, error) {
+	return func() (PeerOption, error) {
+		h, err := mn.GenPeer()
+		if err != nil {
+			return nil, err
+		}
+		for _, other := range mn.Peers() {
+			if other != h.ID() {
+				if _, err := mn.LinkPeers(h.ID(), other); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return func(c *peerConfig) error { c.transport.Libp2pHost = h; return nil }, nil
+	}
 }
 
 func closeAll(peers []*Peer) {
@@ -79,7 +109,7 @@ func closeAll(peers []*Peer) {
 // ends.
 func dhtNetwork(tb testing.TB, n int, listen string) []*Peer {
 	tb.Helper()
-	peers, err := startDHT(n, listen)
+	peers, err := startDHT(n, onLoopback(listen))
 	tb.Cleanup(func() { closeAll(peers) })
 	if err != nil {
 		tb.Fatal(err)
@@ -94,18 +124,22 @@ const sharedDHTPeers = 50
 
 var sharedDHT struct {
 	once  sync.Once
+	mn    mocknet.Mocknet
 	peers []*Peer
 	err   error
 }
 
 // sharedDHTNetwork returns the one DHT network of sharedDHTPeers peers on
-// loopback that the tests share, started by the first test that needs it
-// (ten seconds and more under the race detector) and stopped by TestMain.
-// A test uses peers of its own choosing and leaves them as it found them:
-// what it serves or publishes, it stops with its cleanup.
+// a mocknet that the tests share, started by the first test that needs it
+// and stopped by TestMain. A test uses peers of its own choosing and leaves
+// them as it found them: what it serves or publishes, it stops with its
+// cleanup.
 func sharedDHTNetwork(t *testing.T) []*Peer {
 	t.Helper()
-	sharedDHT.once.Do(func() { sharedDHT.peers, sharedDHT.err = startDHT(sharedDHTPeers, tcpLoopback) })
+	sharedDHT.once.Do(func() {
+		sharedDHT.mn = mocknet.New()
+		sharedDHT.peers, sharedDHT.err = startDHT(sharedDHTPeers, onMocknet(sharedDHT.mn))
+	})
 	if sharedDHT.err != nil {
 		t.Fatal(sharedDHT.err)
 	}

@@ -179,6 +179,10 @@ func serveDataStream(ctx context.Context, s dataConn, limits Limits, lookup Data
 		switch hdr[0] {
 		case dataKindOutboard:
 			ob, err := src.Outboard()
+			// The first request computes the outboard, reading the whole
+			// dataset: the peer's grace to take the answer starts once the
+			// answer is there.
+			paced.begin()
 			if err != nil {
 				if err := writeDataAnswer(w, dataStatusFailed, nil); err != nil {
 					return err

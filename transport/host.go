@@ -55,6 +55,12 @@ type Options struct {
 	// Libp2pOptions are passed to libp2p.New after papi's own, for what
 	// papi does not configure.
 	Libp2pOptions []libp2p.Option
+	// Libp2pHost, if set, is the libp2p host to run on instead of one that
+	// New starts: ListenAddrs, PrivateKey and Libp2pOptions are then unused,
+	// and the resource manager and connection gater that enforce Limits are
+	// the host's own. It is for tests that put many peers on libp2p's
+	// mocknet, where no socket is the point.
+	Libp2pHost host.Host
 }
 
 // Limits bound what a remote peer may make a host do. Zero fields take the
@@ -266,6 +272,9 @@ func New(ctx context.Context, o Options) (*Host, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if o.Libp2pHost != nil {
+		return onLibp2p(ctx, o.Libp2pHost, limits, log, &offenders{ban: limits.BanDuration, log: log, until: map[peer.ID]time.Time{}, net: o.Libp2pHost.Network})
+	}
 	key := o.PrivateKey
 	if key == nil {
 		var err error
@@ -301,6 +310,11 @@ func New(ctx context.Context, o Options) (*Host, error) {
 	}
 	n := lh.Network()
 	hostNet.Store(&n)
+	return onLibp2p(ctx, lh, limits, log, off)
+}
+
+// onLibp2p puts papi's protocols on lh.
+func onLibp2p(ctx context.Context, lh host.Host, limits Limits, log *slog.Logger, off *offenders) (*Host, error) {
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{h: lh, log: log, limits: limits, ctx: hctx, cancel: cancel, bodies: newBodyStore(), offenders: off}
 	limited := &limitedHost{Host: lh, proto: ProtocolRPC, limits: limits, offenders: off}

@@ -305,3 +305,42 @@ func TestStalledDataReadersAreCut(t *testing.T) {
 		t.Error("the honest reader was barred")
 	}
 }
+
+// slowOutboard is a dataset whose outboard takes delay to make, as a large
+// dataset's does on the first request for it.
+type slowOutboard struct {
+	memSource
+	delay time.Duration
+}
+
+func (s slowOutboard) Outboard() ([]byte, error) {
+	time.Sleep(s.delay)
+	return s.memSource.Outboard()
+}
+
+// TestSlowOutboardIsNotAStall: the first request for a dataset's outboard
+// waits while the server makes it, reading the whole dataset (a 1 GiB one
+// took longer than the default StallGrace on a busy machine). That time is
+// the server's: the reader's grace to take the answer starts once the
+// answer is there.
+func TestSlowOutboardIsNotAStall(t *testing.T) {
+	limits := Limits{StallGrace: 500 * time.Millisecond}
+	server, client := pair(t, limits, echo)
+	var digest [32]byte
+	digest[0] = 9
+	ob := bytes.Repeat([]byte{0x0b}, 64)
+	ServeData(server, func(d [32]byte) (DataSource, error) {
+		if d != digest {
+			return nil, ErrDataNotFound
+		}
+		return slowOutboard{memSource{bytes.NewReader(make([]byte, 1024)), ob}, 3 * limits.StallGrace}, nil
+	}, SeedLimits{})
+	d, err := OpenData(t.Context(), client.Libp2p(), server.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got, err := d.Outboard(digest, len(ob)); err != nil || !bytes.Equal(got, ob) {
+		t.Fatalf("outboard that took 3 graces to make: %x, %v", got, err)
+	}
+}
