@@ -93,7 +93,7 @@ func onMocknet(mn mocknet.Mocknet) func() (PeerOption, error) {
 				}
 			}
 		}
-		return func(c *peerConfig) error { c.transport.Libp2pHost = h; return nil }, nil
+		return peerOptionFunc(func(c *peerConfig) error { c.transport.Libp2pHost = h; return nil }), nil
 	}
 }
 
