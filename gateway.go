@@ -88,6 +88,9 @@ func Gateway(p *Peer, opts ...GatewayOption) http.Handler {
 	return g.guard(mux)
 }
 
+// maxGatewayClients bounds the verified clients the gateway keeps.
+const maxGatewayClients = 256
+
 type gateway struct {
 	p *Peer
 	c gatewayConfig
@@ -181,6 +184,9 @@ func (g *gateway) client(ctx context.Context, target string) (*Client, error) {
 		return nil, err
 	}
 	g.mu.Lock()
+	if len(g.clients) >= maxGatewayClients {
+		clear(g.clients) // dialing again is cheap next to a map without bound
+	}
 	g.clients[target] = c
 	g.mu.Unlock()
 	return c, nil
