@@ -102,9 +102,7 @@ func TestNonStructTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, client := newTestPeer(t), newTestPeer(t)
-	serveTest(t, server, b)
-	c := dialTest(t, client, b.Hash(), server)
+	c := serveAndDial(t, b)
 	got, err := Call[string, []string](t.Context(), c, "Split", "peer to peer")
 	if err != nil || !slices.Equal(got, []string{"peer", "to", "peer"}) {
 		t.Errorf("Split = %q, %v", got, err)

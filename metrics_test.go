@@ -1,7 +1,6 @@
 package papi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -12,11 +11,7 @@ import (
 
 func TestMetricsCountCallsAndClonedBytes(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	server, err := NewPeer(context.Background(), ListenAddrs("/ip4/127.0.0.1/tcp/0"), Metrics(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { server.Close() })
+	server := newTestPeer(t, Metrics(reg))
 	b, _ := probeAPI(t).Bundle()
 	serveTest(t, server, b)
 	c := dialTest(t, newTestPeer(t), b.Hash(), server)
@@ -34,11 +29,7 @@ func TestMetricsCountCallsAndClonedBytes(t *testing.T) {
 		t.Errorf("latency series: %d, want 1", n)
 	}
 
-	cloner, err := NewPeer(context.Background(), ListenAddrs("/ip4/127.0.0.1/tcp/0"), Metrics(prometheus.NewRegistry()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cloner.Close() })
+	cloner := newTestPeer(t, Metrics(prometheus.NewRegistry()))
 	orig := blobBundle(t, 2*PieceSize, 12)
 	serveTest(t, server, orig)
 	if _, err := cloner.Clone(t.Context(), orig.Hash(), Provider(server.Addrs()...), StoreDir(t.TempDir())); err != nil {
@@ -54,11 +45,7 @@ func TestMetricsCountCallsAndClonedBytes(t *testing.T) {
 // does not declare make one series, not 500.
 func TestMetricsLabelOnlyDeclaredMethods(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	server, err := NewPeer(t.Context(), ListenAddrs("/ip4/127.0.0.1/tcp/0"), Metrics(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { server.Close() })
+	server := newTestPeer(t, Metrics(reg))
 	b, _ := probeAPI(t).Bundle()
 	serveTest(t, server, b)
 	c := dialTest(t, newTestPeer(t), b.Hash(), server)
@@ -87,11 +74,7 @@ func TestMetricsOfPeersSharingARegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	var peers []*Peer
 	for range 2 {
-		p, err := NewPeer(t.Context(), ListenAddrs("/ip4/127.0.0.1/tcp/0"), Metrics(reg))
-		if err != nil {
-			t.Fatalf("a second peer on one registry: %v", err)
-		}
-		t.Cleanup(func() { p.Close() })
+		p := newTestPeer(t, Metrics(reg))
 		peers = append(peers, p)
 	}
 	b, _ := probeAPI(t).Bundle()

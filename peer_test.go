@@ -16,9 +16,9 @@ import (
 )
 
 // newTestPeer starts a peer on loopback TCP only.
-func newTestPeer(t testing.TB) *Peer {
+func newTestPeer(t testing.TB, opts ...PeerOption) *Peer {
 	t.Helper()
-	p, err := NewPeer(context.Background(), ListenAddrs("/ip4/127.0.0.1/tcp/0"))
+	p, err := NewPeer(context.Background(), append([]PeerOption{ListenAddrs("/ip4/127.0.0.1/tcp/0")}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +34,15 @@ func serveTest(t testing.TB, p *Peer, b *Bundle, opts ...ServeOption) *Server {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// serveAndDial serves b from a peer of its own and returns a client of it
+// on another.
+func serveAndDial(t testing.TB, b *Bundle) *Client {
+	t.Helper()
+	server := newTestPeer(t)
+	serveTest(t, server, b)
+	return dialTest(t, newTestPeer(t), b.Hash(), server)
 }
 
 func dialTest(t testing.TB, p *Peer, h Hash, from *Peer) *Client {

@@ -34,9 +34,7 @@ func TestServerRequiresFieldsOnTheWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, client := newTestPeer(t), newTestPeer(t)
-	serveTest(t, server, b)
-	c := dialTest(t, client, b.Hash(), server)
+	c := serveAndDial(t, b)
 	full := map[string]any{"lat": 41.4, "lon": 2.2, "limit": 3, "party": "x", "near": "y"}
 	without := func(keys ...string) map[string]any {
 		m := map[string]any{}
