@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/papi-dev/papi/internal/swaggerui"
 )
 
 // GatewayOption configures Gateway.
@@ -68,6 +70,7 @@ func GatewayStoreDir(dir string) GatewayOption {
 //	POST /api/{target}/{method}      a call: JSON body in, JSON out
 //	GET  /api/{target}/openapi.json  the API's OpenAPI document, servers set to the gateway
 //	GET  /api/{target}/data/{name}   a dataset, verified, with Range and ETag
+//	GET  /api/{target}/              a Swagger UI page, where "Try it out" calls the API
 //
 // target is a bundle hash, an API hash, or a name with its slash escaped
 // (<peer ID>%2F<label>). Every call is dialed and verified as Dial does,
@@ -85,8 +88,14 @@ func Gateway(p *Peer, opts ...GatewayOption) http.Handler {
 	mux.HandleFunc("POST /api/{target}/{method}", g.call)
 	mux.HandleFunc("GET /api/{target}/openapi.json", g.openapi)
 	mux.HandleFunc("GET /api/{target}/data/{name}", g.data)
+	mux.HandleFunc("GET /api/{target}/{$}", g.page)
+	mux.HandleFunc("GET "+swaggerAssets+"/{file}", swaggerui.Assets)
 	return g.guard(mux)
 }
+
+// swaggerAssets is where the gateway serves Swagger UI's files; the
+// version in the path lets browsers keep them.
+const swaggerAssets = "/swagger-ui/" + swaggerui.Version
 
 // maxGatewayClients bounds the verified clients the gateway keeps.
 const maxGatewayClients = 256
@@ -229,6 +238,19 @@ func (g *gateway) call(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(out)
+}
+
+// page answers with Swagger UI for the target's API, once the target has
+// been dialed and verified, so that a wrong hash gets an error rather than
+// an empty page.
+func (g *gateway) page(w http.ResponseWriter, r *http.Request) {
+	c, err := g.client(r.Context(), r.PathValue("target"))
+	if err != nil {
+		writeGatewayError(w, 0, err)
+		return
+	}
+	s := c.Spec()
+	swaggerui.WritePage(w, s.Name+" "+s.Version+" · papi", swaggerAssets)
 }
 
 func (g *gateway) openapi(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package papi
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -54,6 +55,7 @@ func TestGatewayCalls(t *testing.T) {
 		{"condition broken", "Nearest", `{"lat":141,"lon":2.17,"limit":1}`, 400, "invalid_argument", "lat"},
 		{"field missing", "Nearest", `{"lon":2.17,"limit":1}`, 400, "invalid_argument", "lat"},
 		{"not JSON", "Nearest", `{"lat":`, 400, "invalid_argument", ""},
+		{"two JSON values", "Nearest", `{"lat":41.39,"lon":2.17,"limit":1}{"lat":-90}`, 400, "invalid_argument", "after the JSON value"},
 		{"unknown method", "Farthest", `{}`, 501, "unimplemented", "Farthest"},
 		{"body too large", "Nearest", `{"lat":"` + strings.Repeat("x", 9<<20) + `"}`, 429, "resource_exhausted", "request body"},
 	}
@@ -171,5 +173,67 @@ func TestGatewayGuardsAgainstOtherSites(t *testing.T) {
 	}
 	if resp, out := post(t, url, gw.URL, `{}`); resp.StatusCode != 200 {
 		t.Errorf("a call from the gateway's own origin: %d %s", resp.StatusCode, out)
+	}
+}
+
+// TestGatewaySwaggerUIPage: the page and Swagger UI's files, gzipped for
+// clients that take gzip and plain for others, with a policy that keeps
+// scripts to the gateway's own.
+func TestGatewaySwaggerUIPage(t *testing.T) {
+	b := boothsBundle(t)
+	gw, _ := gatewayTest(t, b)
+	get := func(path, encoding string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, gw.URL+path, nil)
+		req.Header.Set("Accept-Encoding", encoding)
+		resp, err := http.DefaultTransport.RoundTrip(req) // no transparent gunzip
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp, out
+	}
+
+	resp, page := get("/api/"+b.Hash().String()+"/", "")
+	if resp.StatusCode != 200 || !strings.Contains(string(page), swaggerAssets+"/swagger-ui-bundle.js") || !strings.Contains(string(page), "<title>booths 1.0.0") {
+		t.Fatalf("page: %d %.300s", resp.StatusCode, page)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+		t.Errorf("page policy %q lets other scripts run", csp)
+	}
+
+	resp, zipped := get(swaggerAssets+"/swagger-ui-bundle.js", "gzip, deflate")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || len(zipped) < 100<<10 {
+		t.Fatalf("bundle, gzip: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Encoding"), len(zipped))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(zipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, plain := get(swaggerAssets+"/swagger-ui-bundle.js", "identity")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(plain, unzipped) || !bytes.Contains(plain, []byte("SwaggerUIBundle")) {
+		t.Fatalf("bundle, plain: %d %q, %d bytes (gunzipped %d)", resp.StatusCode, resp.Header.Get("Content-Encoding"), len(plain), len(unzipped))
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
+		t.Errorf("bundle served as %q", ct)
+	}
+	for _, path := range []string{swaggerAssets + "/index.html", swaggerAssets + "/other.js", "/swagger-ui/0.0.1/swagger-ui.css"} {
+		if resp, _ := get(path, ""); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", path, resp.StatusCode)
+		}
+	}
+
+	other := boothsAPI(t)
+	unserved, err := other.Bundle(Data("other", "not served"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, out := get("/api/"+unserved.Hash().String()+"/", ""); resp.StatusCode < 400 || !strings.Contains(string(out), `"code"`) {
+		t.Errorf("page of a bundle nobody serves: %d %.200s", resp.StatusCode, out)
 	}
 }
