@@ -59,6 +59,7 @@ type cloneConfig struct {
 	storeDir string
 	progress func(Progress)
 	rate     int64 // bytes per second, 0 for no limit
+	watch    *datasetWatch
 }
 
 func (c *cloneConfig) openStore() (*store.Store, error) {

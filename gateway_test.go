@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -236,4 +237,92 @@ func TestGatewaySwaggerUIPage(t *testing.T) {
 	if resp, out := get("/api/"+unserved.Hash().String()+"/", ""); resp.StatusCode < 400 || !strings.Contains(string(out), `"code"`) {
 		t.Errorf("page of a bundle nobody serves: %d %.200s", resp.StatusCode, out)
 	}
+}
+
+// TestGatewayStreamsDatasets: a dataset the gateway has not cloned yet is
+// streamed as it verifies, with ranges, HEAD and conditions as for one in
+// its store; each case starts from an empty store.
+func TestGatewayStreamsDatasets(t *testing.T) {
+	const size = 3*PieceSize + 5
+	b := blobBundle(t, size, 8)
+	blob, _ := b.Dataset("blob")
+	want, _ := blob.Bytes()
+	etag := `"` + newHash(codecRaw, blob.digest).String() + `"`
+	tests := []struct {
+		name    string
+		method  string
+		headers map[string]string
+		status  int
+		body    []byte
+		length  string
+	}{
+		{"whole", "GET", nil, 200, want, fmt.Sprint(size)},
+		{"across pieces", "GET", map[string]string{"Range": fmt.Sprintf("bytes=%d-%d", PieceSize-3, 2*PieceSize+2)}, 206, want[PieceSize-3 : 2*PieceSize+3], fmt.Sprint(PieceSize + 6)},
+		{"from an offset", "GET", map[string]string{"Range": fmt.Sprintf("bytes=%d-", size-10)}, 206, want[size-10:], "10"},
+		{"last bytes", "GET", map[string]string{"Range": "bytes=-7"}, 206, want[size-7:], "7"},
+		{"past the end", "GET", map[string]string{"Range": fmt.Sprintf("bytes=%d-", size)}, 416, nil, ""},
+		{"several ranges", "GET", map[string]string{"Range": "bytes=0-1,5-6"}, 200, want, fmt.Sprint(size)},
+		{"if-range of another", "GET", map[string]string{"Range": "bytes=0-1", "If-Range": `"other"`}, 200, want, fmt.Sprint(size)},
+		{"not modified", "GET", map[string]string{"If-None-Match": etag}, 304, nil, ""},
+		{"head", "HEAD", nil, 200, nil, fmt.Sprint(size)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gw, _ := gatewayTest(t, b)
+			req, _ := http.NewRequestWithContext(t.Context(), tt.method, gw.URL+"/api/"+b.Hash().String()+"/data/blob", nil)
+			for k, v := range tt.headers {
+				req.Header.Set(k, v)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %.200s", resp.StatusCode, tt.status, got)
+			}
+			if tt.body != nil && !bytes.Equal(got, tt.body) {
+				t.Errorf("%d bytes, want %d (the dataset's [%d:])", len(got), len(tt.body), bytes.Index(want, tt.body))
+			}
+			if tt.length != "" && resp.Header.Get("Content-Length") != tt.length {
+				t.Errorf("Content-Length %q, want %s", resp.Header.Get("Content-Length"), tt.length)
+			}
+			if tt.status != 416 && resp.Header.Get("ETag") != etag {
+				t.Errorf("ETag %q, want %s", resp.Header.Get("ETag"), etag)
+			}
+		})
+	}
+}
+
+// TestGatewayCutsAStreamAtACorruptPiece: once bytes have been sent, a piece
+// that does not verify ends the response early, short of its length, and
+// every byte sent before is the dataset's own.
+func TestGatewayCutsAStreamAtACorruptPiece(t *testing.T) {
+	const size = 40 * PieceSize
+	b := blobBundle(t, size, 10)
+	bad := corruptProvider(t, b, "blob", 30*PieceSize+11)
+	blob, _ := b.Dataset("blob")
+	want, _ := blob.Bytes()
+	gw := httptest.NewServer(Gateway(newTestPeer(t), GatewayProviders(Provider(bad.Addrs()...)), GatewayStoreDir(t.TempDir())))
+	t.Cleanup(gw.Close)
+	resp, err := http.Get(gw.URL + "/api/" + b.Hash().String() + "/data/blob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Length") != fmt.Sprint(size) {
+		t.Fatalf("status %d, Content-Length %q: the stream should have begun", resp.StatusCode, resp.Header.Get("Content-Length"))
+	}
+	if err == nil || len(got) >= size {
+		t.Fatalf("read %d of %d bytes, error %v: want the body cut short", len(got), size, err)
+	}
+	if len(got) > 30*PieceSize || !bytes.Equal(got, want[:len(got)]) {
+		t.Fatalf("the %d bytes sent are not the dataset's first ones, or reach the corrupt piece", len(got))
+	}
+	t.Logf("cut after %d of %d bytes: %v", len(got), size, err)
 }
