@@ -65,6 +65,20 @@ func GatewayStoreDir(dir string) GatewayOption {
 	return gatewayOptionFunc(func(c *gatewayConfig) { c.clone = append(c.clone, StoreDir(dir)) })
 }
 
+// GatewayLimits bounds each HTTP call: its JSON body to maxBody bytes
+// (default 8 MiB; a larger one gets 429) and its time to timeout (default a
+// minute; a call still running then gets 504). Zero keeps a default.
+func GatewayLimits(maxBody int64, timeout time.Duration) GatewayOption {
+	return gatewayOptionFunc(func(c *gatewayConfig) {
+		if maxBody > 0 {
+			c.maxBody = maxBody
+		}
+		if timeout > 0 {
+			c.callLimit = timeout
+		}
+	})
+}
+
 // Gateway returns an http.Handler that reaches papi APIs through p, for any
 // HTTP client:
 //

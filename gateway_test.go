@@ -3,13 +3,16 @@ package papi
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // gatewayTest serves b from one peer and starts a gateway on another,
@@ -325,4 +328,61 @@ func TestGatewayCutsAStreamAtACorruptPiece(t *testing.T) {
 		t.Fatalf("the %d bytes sent are not the dataset's first ones, or reach the corrupt piece", len(got))
 	}
 	t.Logf("cut after %d of %d bytes: %v", len(got), size, err)
+}
+
+// TestGatewayLimits: a call that outlasts the gateway's time limit gets 504
+// with its code, and a body over its size limit 429, before any handler.
+func TestGatewayLimits(t *testing.T) {
+	type waitReq struct {
+		Millis int `cbor:"millis" json:"millis"`
+	}
+	api := New("slow", "1.0.0")
+	var reached, canceled atomic.Int32
+	if err := Handle(api, "Wait", func(ctx context.Context, r waitReq) (struct{}, error) {
+		reached.Add(1)
+		select {
+		case <-time.After(time.Duration(r.Millis) * time.Millisecond):
+		case <-ctx.Done():
+			canceled.Add(1)
+		}
+		return struct{}{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := api.Bundle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, _ := gatewayTest(t, b, GatewayLimits(64, 200*time.Millisecond))
+	url := gw.URL + "/api/" + b.Hash().String() + "/Wait"
+	tests := []struct {
+		name, body string
+		status     int
+		code       string
+		reaches    bool
+	}{
+		{"in time", `{"millis":1}`, 200, "", true},
+		{"too slow", `{"millis":600000}`, 504, "deadline_exceeded", true},
+		{"too large", `{"millis":1,"pad":"` + strings.Repeat("x", 100) + `"}`, 429, "resource_exhausted", false},
+	}
+	for _, tt := range tests {
+		before := reached.Load()
+		resp, out := post(t, url, "", tt.body)
+		var e gatewayError
+		json.Unmarshal(out, &e)
+		if resp.StatusCode != tt.status || e.Code != tt.code {
+			t.Errorf("%s: %d %s, want %d %s", tt.name, resp.StatusCode, out, tt.status, tt.code)
+		}
+		if got := reached.Load() > before; got != tt.reaches {
+			t.Errorf("%s: handler reached %v, want %v", tt.name, got, tt.reaches)
+		}
+	}
+	// The server's handler is told the caller gave up.
+	deadline := time.Now().Add(10 * time.Second)
+	for canceled.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if canceled.Load() != 1 {
+		t.Errorf("the handler of the call cut at the limit was not canceled")
+	}
 }

@@ -585,7 +585,10 @@ func runGateway(ctx context.Context, e *env, _ []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: papi.Gateway(p, opts...), ReadHeaderTimeout: 10 * time.Second}
+	// A request must arrive whole within ReadTimeout, so a client that
+	// trickles its body cannot hold a connection; answers (datasets) take
+	// as long as they take.
+	srv := &http.Server{Handler: papi.Gateway(p, opts...), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	fmt.Fprintf(e.stdout, "gateway at http://%s/api/\n", ln.Addr())
 	for _, a := range p.Addrs() {
 		fmt.Fprintf(e.stdout, "  %s\n", a)
