@@ -17,11 +17,11 @@ import (
 	"strings"
 )
 
-// Version is the swagger-ui-dist version in dist/.
+// Version is the swagger-ui-dist version in assets/.
 const Version = "5.35.0"
 
-//go:embed dist/*.gz
-var dist embed.FS
+//go:embed assets/*.gz
+var assets embed.FS
 
 // initScript starts Swagger UI on the document beside the page. It is a
 // file of its own rather than inline so that the page's Content Security
@@ -94,7 +94,7 @@ func Assets(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	f, err := dist.Open("dist/" + name + ".gz")
+	f, err := assets.Open("assets/" + name + ".gz")
 	if err != nil {
 		http.NotFound(w, r)
 		return

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Refreshes dist/ from the swagger-ui-dist package of the npm registry at
+# Refreshes assets/ from the swagger-ui-dist package of the npm registry at
 # the version and integrity named below; run it after changing both, and
 # change Version in swaggerui.go to match.
 set -euo pipefail
@@ -17,6 +17,6 @@ if [[ "$got" != "$integrity" ]]; then
 fi
 tar -xzf "$tarball" -C "$tmp"
 for f in swagger-ui-bundle.js swagger-ui.css; do
-	gzip -9n -c "$tmp/package/$f" >"dist/$f.gz"
+	gzip -9n -c "$tmp/package/$f" >"assets/$f.gz"
 done
-cp "$tmp/package/LICENSE" "$tmp/package/NOTICE" "$tmp/package/swagger-ui-bundle.js.LICENSE.txt" dist/
+cp "$tmp/package/LICENSE" "$tmp/package/NOTICE" "$tmp/package/swagger-ui-bundle.js.LICENSE.txt" assets/
