@@ -7,6 +7,7 @@ import (
 	"go/format"
 	"go/token"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -308,6 +309,9 @@ func (g *goFile) structType(t *Type, owner, path string) (string, error) {
 	if t.Kind != Object {
 		return "", fmt.Errorf("%s: a definition of type %s: papi derives definitions from structs only", path, t.Kind)
 	}
+	if len(t.Fields) == 0 {
+		return "struct{}", nil
+	}
 	var b strings.Builder
 	b.WriteString("struct {\n")
 	fieldNames := names{}
@@ -405,7 +409,7 @@ func (g *goFile) fieldType(t *Type, owner, path string, tags *conditionTags) (st
 		return "string", nil
 	case Array:
 		n, fixed := t.Fixed()
-		if fixed && n <= maxFixed && !(t.Elem.Kind == Ref && g.cyclic[[2]string{owner, t.Elem.Ref}]) {
+		if fixed && n <= maxFixed && !g.holds(owner, t.Elem) {
 			elem, err := g.elem(t.Elem, owner, path+"[]")
 			return fmt.Sprintf("[%d]%s", n, elem), err
 		}
@@ -420,6 +424,12 @@ func (g *goFile) fieldType(t *Type, owner, path string, tags *conditionTags) (st
 		tags.integer = true
 	}
 	return g.scalar(t, path)
+}
+
+// holds reports whether an array of t inside owner would hold owner in
+// itself, by value.
+func (g *goFile) holds(owner string, t *Type) bool {
+	return t.Kind == Ref && !t.Nullable && g.cyclic[[2]string{owner, t.Ref}]
 }
 
 // elem is the Go type of a schema that is no struct field's: a method's
@@ -457,7 +467,7 @@ func (g *goFile) elem(t *Type, owner, path string) (string, error) {
 		n, fixed := t.Fixed()
 		switch {
 		case fixed && n <= maxFixed:
-			if t.Elem.Kind == Ref && g.cyclic[[2]string{owner, t.Elem.Ref}] {
+			if g.holds(owner, t.Elem) {
 				return "", fmt.Errorf("%s: an array of %s inside %s by value, which Go cannot declare", path, t.Elem.Ref, owner)
 			}
 			elem, err := g.elem(t.Elem, owner, path+"[]")
@@ -586,7 +596,11 @@ func jsonNameOK(name string) bool {
 func papiTag(t *Type, c conditionTags, path string) (string, error) {
 	var parts []string
 	num := func(key string, v *float64) {
-		parts = append(parts, key+"="+strconv.FormatFloat(*v, 'g', -1, 64))
+		format := byte('g')
+		if *v == math.Trunc(*v) && math.Abs(*v) < 1e21 {
+			format = 'f' // -9007199254740992, not -9.007199254740992e+15
+		}
+		parts = append(parts, key+"="+strconv.FormatFloat(*v, format, -1, 64))
 	}
 	count := func(key string, v *uint64) {
 		if v != nil {
