@@ -139,7 +139,7 @@ func noop[Req, Resp any](context.Context, Req) (Resp, error) {
 }
 
 // trickyAPIs declares the APIs the golden files and the round trip check.
-func trickyAPIs(t *testing.T) map[string]*papi.API {
+func trickyAPIs(t testing.TB) map[string]*papi.API {
 	t.Helper()
 	apis := map[string]*papi.API{}
 	declare := func(name, version, description string, methods func(api *papi.API) []error) {
