@@ -230,7 +230,7 @@ func (g *goFile) source() ([]byte, error) {
 			return nil, err
 		}
 		name := g.typeName[d.Name]
-		comment(&decls, defDoc(name, api.Name, d))
+		comment(&decls, g.defDoc(name, d))
 		fmt.Fprintf(&decls, "type %s %s\n\n", name, body)
 		if alias, ok := g.aliases[d.Name]; ok {
 			comment(&decls, fmt.Sprintf("%s is %s, under a name other packages can use; the spec names it %s.", alias, name, d.Name))
@@ -287,18 +287,18 @@ func (g *goFile) clientDecls(b *bytes.Buffer) {
 }
 
 // defDoc is the doc comment of a definition's type: where the API uses it.
-func defDoc(name, api string, d *Def) string {
+func (g *goFile) defDoc(name string, d *Def) string {
 	var uses []string
 	for _, u := range d.Users {
 		switch {
 		case strings.HasPrefix(u, "request of "), strings.HasPrefix(u, "response of "):
 			uses = append(uses, "the "+u)
 		case u != d.Name:
-			uses = append(uses, "part of "+u)
+			uses = append(uses, "part of "+g.useName[u])
 		}
 	}
 	if len(uses) == 0 {
-		return fmt.Sprintf("%s is a type of the %s API.", name, quoteName(api))
+		return fmt.Sprintf("%s is a type of the %s API.", name, quoteName(g.api.Name))
 	}
 	return fmt.Sprintf("%s is %s.", name, strings.Join(uses, ", "))
 }
