@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -288,7 +289,7 @@ func (g *gateway) openapi(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	doc["servers"] = []map[string]string{{"url": fmt.Sprintf("%s://%s/api/%s", scheme, r.Host, r.PathValue("target"))}}
+	doc["servers"] = []map[string]string{{"url": fmt.Sprintf("%s://%s/api/%s", scheme, r.Host, url.PathEscape(r.PathValue("target")))}}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(doc)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -384,5 +385,42 @@ func TestGatewayLimits(t *testing.T) {
 	}
 	if canceled.Load() != 1 {
 		t.Errorf("the handler of the call cut at the limit was not canceled")
+	}
+}
+
+// TestGatewayByName: a name, its slash escaped, reaches the bundle its
+// newest record points to, for calls, the document and datasets.
+func TestGatewayByName(t *testing.T) {
+	b := boothsBundle(t)
+	gw, server := gatewayTest(t, b)
+	r := publishTest(t, server, "stations", b.Hash())
+	base := gw.URL + "/api/" + url.PathEscape(r.Name.String())
+	if !strings.Contains(base, "%2F") {
+		t.Fatalf("%s: the name's slash is not escaped", base)
+	}
+	if resp, out := post(t, base+"/Nearest", "", `{"lat":41.39,"lon":2.17,"limit":1}`); resp.StatusCode != 200 || !strings.Contains(string(out), "bcn-001") {
+		t.Fatalf("a call by name: %d %s", resp.StatusCode, out)
+	}
+	resp, err := http.Get(base + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Servers []map[string]string `json:"servers"`
+	}
+	json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	if len(doc.Servers) != 1 || doc.Servers[0]["url"] != base {
+		t.Errorf("servers of the document by name: %v, want %s", doc.Servers, base)
+	}
+	for _, path := range []string{"/data/stations", "/"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET by name %s: %d", path, resp.StatusCode)
+		}
 	}
 }
