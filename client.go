@@ -375,10 +375,18 @@ func (c *Client) RemotePeer() peer.ID { return c.remote }
 
 // Call calls method on the bundle c is dialed to, with a typed request and
 // response. Before the first call of a method with these types, Req and Resp
-// are checked against the remote spec: a difference is an error matching
-// ErrSpecMismatch that names the field, says what the local type and the
-// remote spec each have there, and what to change in the local type. A request that breaks a condition of
-// the spec is refused before it is sent (ErrPrecondition).
+// are checked against the remote spec by shape, with the rules of
+// compatibility (see the package documentation): they need not be the
+// author's types. A request type may leave out the spec's conditions or
+// have looser ones, and pointers where the spec requires a value: the
+// server enforces the spec, and a request that breaks it gets
+// ErrPrecondition. A response type may leave out fields and may use values
+// where the spec has pointers. What cannot work, a field the remote does not
+// know, a required one missing, another type, a response condition
+// tighter than the remote's, is an error matching ErrSpecMismatch that names
+// the field, says what the local type and the remote spec each have there,
+// and what to change in the local type. A request that breaks a condition
+// of the local type is refused before it is sent (ErrPrecondition).
 func Call[Req, Resp any](ctx context.Context, c *Client, method string, req Req) (Resp, error) {
 	var resp Resp
 	reqCheck, err := c.checkTypes(method, reflect.TypeFor[Req](), reflect.TypeFor[Resp]())
@@ -426,16 +434,16 @@ func compareTypes(s *Spec, method string, req, resp reflect.Type) error {
 	if !ok {
 		return errorf(ErrUnknownMethod, "%s has no method %q", s.Name, method)
 	}
-	local := func(part string, t reflect.Type, remote *Schema) error {
-		if err := spec.CompareType(t, remote, s.Defs); err != nil {
-			return errorf(ErrSpecMismatch, "%s %s: local type %s does not match the remote spec: %w", method, part, t, err)
+	local := func(dir spec.Direction, t reflect.Type, remote *Schema) error {
+		if err := spec.CheckType(t, dir, remote, s.Defs); err != nil {
+			return errorf(ErrSpecMismatch, "%s %s: local type %s cannot talk to the remote spec: %w", method, dir, t, err)
 		}
 		return nil
 	}
-	if err := local("request", req, m.Request); err != nil {
+	if err := local(spec.Request, req, m.Request); err != nil {
 		return err
 	}
-	return local("response", resp, m.Response)
+	return local(spec.Response, resp, m.Response)
 }
 
 // CallCBOR calls method with a request already encoded as CBOR and returns

@@ -178,7 +178,9 @@
 // verifies them against the hash and returns a [Client]. Dialing a bundle
 // hash requires that exact data; dialing an API hash reaches any peer that
 // serves the interface. [Call] makes a typed call; the local types are
-// checked against the remote spec first. [Client.CallJSON] is the untyped
+// checked against the remote spec first, by shape: a caller's own structs,
+// with the wire names in their tags and no conditions, work, as the server
+// enforces the spec (see Compatibility). [Client.CallJSON] is the untyped
 // form for tools. Handlers learn who calls with [CallerFromContext].
 //
 // # Cloning
