@@ -94,7 +94,7 @@ func FuzzDescription(f *testing.F) {
 		if descriptionDecoder.UnmarshalExact(in, &d) != nil {
 			return
 		}
-		if _, _, err := verifyDescription(h, d); err != nil {
+		if _, _, _, err := verifyDescription(h, d); err != nil {
 			return
 		}
 		verifySignatures(hashBytes(codecCBOR, d.Manifest), d.Signatures)
