@@ -346,3 +346,31 @@ func corrupt(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestExtendsAHash: a parent given by hash is found in the default store,
+// by its bundle hash or its API hash, once cloned there.
+func TestExtendsAHash(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	parent := boothsBundle(t)
+	if _, err := boothsPlusAPI(t, "booths", parent.APIHash()).Bundle(); err == nil || !strings.Contains(err.Error(), "clone") {
+		t.Fatalf("extends a hash not stored: %v, want a hint to clone it", err)
+	}
+	server := newTestPeer(t)
+	serveTest(t, server, parent)
+	if _, err := newTestPeer(t).Clone(t.Context(), parent.Hash(), Provider(server.Addrs()...)); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []Hash{parent.Hash(), parent.APIHash()} {
+		b, err := boothsPlusAPI(t, "booths", h).Bundle(Data("stations", someStations))
+		if err != nil {
+			t.Fatalf("extends %s: %v", h, err)
+		}
+		if anc := b.Ancestors(); len(anc) != 1 || anc[0].API != parent.APIHash() {
+			t.Errorf("extends %s: ancestors %+v", h, anc)
+		}
+		if p, _ := b.Parent(); p != parent.Hash() {
+			t.Errorf("extends %s: parent %s, want %s", h, p, parent.Hash())
+		}
+	}
+}
