@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,5 +91,51 @@ func TestDiffExitCodes(t *testing.T) {
 				t.Errorf("stderr: %q", stderr)
 			}
 		})
+	}
+}
+
+// TestInspectShowsTheLineOfDescent inspects an API derived twice: echo
+// 1.0.0, then 1.1.0 (compatible), then 2.0.0, a new line that breaks.
+func TestInspectShowsTheLineOfDescent(t *testing.T) {
+	v1, err := echoAPI().Bundle(papi.Data("greeting", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2api := papi.New("echo", "1.1.0", papi.Extends(v1))
+	papi.Handle(v2api, "Echo", func(ctx context.Context, r EchoReqV2) (EchoResp, error) { return EchoResp{}, nil })
+	v2, err := v2api.Bundle(papi.Data("greeting", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3api := papi.New("echo", "2.0.0", papi.Extends(v2), papi.NewLine())
+	papi.Handle(v3api, "Echo", func(ctx context.Context, r EchoReqTight) (EchoResp, error) { return EchoResp{}, nil })
+	v3, err := v3api.Bundle(papi.Data("greeting", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "v3")
+	if err := v3.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := papiCmd(t, "inspect", dir)
+	var got inspection
+	if code != 0 || json.Unmarshal([]byte(out), &got) != nil {
+		t.Fatalf("exit %d: %s %s", code, out, stderr)
+	}
+	if got.Parent != v2.Hash().String() || len(got.Lineage) != 2 {
+		t.Fatalf("parent %s, lineage %+v", got.Parent, got.Lineage)
+	}
+	want := []inspectedStep{
+		{API: v2.APIHash().String(), Name: "echo", Version: "1.1.0", Verdict: "breaking", Answered: false},
+		{API: v1.APIHash().String(), Name: "echo", Version: "1.0.0", Verdict: "compatible", Answered: false},
+	}
+	for i, w := range want {
+		g := got.Lineage[i]
+		if g.API != w.API || g.Version != w.Version || g.Verdict != w.Verdict || g.Answered != w.Answered {
+			t.Errorf("step %d: got %+v, want %+v", i, g, w)
+		}
+	}
+	if b := got.Lineage[0].Breaking; len(b) == 0 || !strings.Contains(strings.Join(b, "\n"), "Echo request text: maxLength tightened: old 40, new 10") {
+		t.Errorf("breaking changes of the step from 1.1.0: %q", b)
 	}
 }

@@ -381,8 +381,41 @@ type inspection struct {
 	Bundle   string             `json:"bundle"`
 	API      string             `json:"api"`
 	Parent   string             `json:"parent,omitempty"`
+	Lineage  []inspectedStep    `json:"lineage,omitempty"`
 	Spec     *papi.Spec         `json:"spec"`
 	Datasets []inspectedDataset `json:"datasets"`
+}
+
+// inspectedStep is one step of an API's line of descent: the API it came
+// from, and the verdict of the step from it to the API after it (the
+// inspected API, for the parent), with the changes that break.
+type inspectedStep struct {
+	API      string   `json:"api"`
+	Name     string   `json:"name"`
+	Version  string   `json:"version"`
+	Verdict  string   `json:"verdict"`
+	Breaking []string `json:"breaking,omitempty"`
+	// Answered says whether a server of the inspected API answers dials
+	// for this ancestor: it does for those whose callers it keeps working.
+	Answered bool `json:"answered"`
+}
+
+// lineage is the line of descent of s, parent first, with the verdict of
+// each step.
+func lineage(s *papi.Spec, ancestors []papi.Ancestor) []inspectedStep {
+	out := make([]inspectedStep, len(ancestors))
+	next := s
+	for i, a := range ancestors {
+		step := inspectedStep{API: a.API.String(), Name: a.Spec.Name, Version: a.Spec.Version, Verdict: "compatible", Answered: a.Compatible}
+		for _, c := range spec.Diff(a.Spec, next) {
+			if c.Breaking {
+				step.Verdict = "breaking"
+				step.Breaking = append(step.Breaking, strings.TrimSpace(strings.TrimPrefix(c.String(), "breaking")))
+			}
+		}
+		out[i], next = step, a.Spec
+	}
+	return out
 }
 
 type inspectedDataset struct {
@@ -398,7 +431,7 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if b != nil {
-		out = inspection{Bundle: b.Hash().String(), API: b.APIHash().String(), Spec: b.Spec()}
+		out = inspection{Bundle: b.Hash().String(), API: b.APIHash().String(), Spec: b.Spec(), Lineage: lineage(b.Spec(), b.Ancestors())}
 		if p, ok := b.Parent(); ok {
 			out.Parent = p.String()
 		}
@@ -411,7 +444,7 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer closePeer()
-		out = inspection{Bundle: c.Hash().String(), API: c.APIHash().String(), Spec: c.Spec()}
+		out = inspection{Bundle: c.Hash().String(), API: c.APIHash().String(), Spec: c.Spec(), Lineage: lineage(c.Spec(), c.Ancestors())}
 		if p, ok := c.Parent(); ok {
 			out.Parent = p.String()
 		}
