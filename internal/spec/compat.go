@@ -543,21 +543,26 @@ func rangeEffect(alo, ahi, blo, bhi float64) effect {
 	return e
 }
 
-// conditions compares the conditions of a and b.
+// conditions compares the conditions of a and b. Values are written out
+// only for a condition that differs: most do not, and formatting them all
+// was most of what a diff of equal specs cost.
 func (d *differ) conditions(a, b *Schema, path string, g goSide) {
-	cond := func(keyword, o, n, tagValue string, e effect) {
+	cond := func(keyword string, e effect, o, n func() string, tagValue func() string) {
 		if e == 0 {
 			return
 		}
-		d.change(Change{Kind: KindConditionChanged, Path: path, Keyword: keyword, Old: o, New: n,
-			hint: d.hint(func() string { return tagHint(keyword, o, n, tagValue, b, g, path) })}, e)
+		ov, nv, tv := o(), n(), tagValue()
+		d.change(Change{Kind: KindConditionChanged, Path: path, Keyword: keyword, Old: ov, New: nv,
+			hint: d.hint(func() string { return tagHint(keyword, ov, nv, tv, b, g, path) })}, e)
 	}
-	cond("minimum", showFloat(a.Minimum), showFloat(b.Minimum), showFloat(b.Minimum), lowerBound(a.Minimum, b.Minimum))
-	cond("maximum", showFloat(a.Maximum), showFloat(b.Maximum), showFloat(b.Maximum), upperBound(a.Maximum, b.Maximum))
-	cond("minLength", showCount(a.MinLength), showCount(b.MinLength), showCount(b.MinLength), lowerBound(countFloat(a.MinLength), countFloat(b.MinLength)))
-	cond("maxLength", showCount(a.MaxLength), showCount(b.MaxLength), showCount(b.MaxLength), upperBound(countFloat(a.MaxLength), countFloat(b.MaxLength)))
-	cond("minItems", showCount(a.MinItems), showCount(b.MinItems), showCount(b.MinItems), lowerBound(countFloat(a.MinItems), countFloat(b.MinItems)))
-	cond("maxItems", showCount(a.MaxItems), showCount(b.MaxItems), showCount(b.MaxItems), upperBound(countFloat(a.MaxItems), countFloat(b.MaxItems)))
+	float := func(v *float64) func() string { return func() string { return showFloat(v) } }
+	count := func(v *uint64) func() string { return func() string { return showCount(v) } }
+	cond("minimum", lowerBound(a.Minimum, b.Minimum), float(a.Minimum), float(b.Minimum), float(b.Minimum))
+	cond("maximum", upperBound(a.Maximum, b.Maximum), float(a.Maximum), float(b.Maximum), float(b.Maximum))
+	cond("minLength", lowerBound(countFloat(a.MinLength), countFloat(b.MinLength)), count(a.MinLength), count(b.MinLength), count(b.MinLength))
+	cond("maxLength", upperBound(countFloat(a.MaxLength), countFloat(b.MaxLength)), count(a.MaxLength), count(b.MaxLength), count(b.MaxLength))
+	cond("minItems", lowerBound(countFloat(a.MinItems), countFloat(b.MinItems)), count(a.MinItems), count(b.MinItems), count(b.MinItems))
+	cond("maxItems", upperBound(countFloat(a.MaxItems), countFloat(b.MaxItems)), count(a.MaxItems), count(b.MaxItems), count(b.MaxItems))
 	if a.Pattern != b.Pattern {
 		// Whether one regular expression matches a subset of another's
 		// language is not worth deciding: a changed pattern is both.
@@ -568,10 +573,10 @@ func (d *differ) conditions(a, b *Schema, path string, g goSide) {
 		case b.Pattern == "":
 			e = widens
 		}
-		cond("pattern", show(a.Pattern), show(b.Pattern), b.Pattern, e)
+		cond("pattern", e, func() string { return show(a.Pattern) }, func() string { return show(b.Pattern) }, func() string { return b.Pattern })
 	}
-	if e := enumEffect(a.Enum, b.Enum); e != 0 {
-		cond("enum", showEnum(a.Enum), showEnum(b.Enum), enumTag(b.Enum), e)
+	if a.Enum != nil || b.Enum != nil {
+		cond("enum", enumEffect(a.Enum, b.Enum), func() string { return showEnum(a.Enum) }, func() string { return showEnum(b.Enum) }, func() string { return enumTag(b.Enum) })
 	}
 }
 
@@ -579,7 +584,7 @@ func countFloat(n *uint64) *float64 {
 	if n == nil {
 		return nil
 	}
-	f := float64(*n)
+	f := float64(*n) // escapes only into lowerBound and upperBound, which keep nothing
 	return &f
 }
 
