@@ -86,6 +86,15 @@
 //     expression matches less than another is not decided.
 //   - descriptions, the name and the version: compatible, listed.
 //
+// A derived API, papi.New(name, version, papi.Extends(parent)), where the
+// parent is a bundle, a client or a stored hash, records the parent bundle
+// and every ancestor API in its manifest and carries their specs. Its
+// bundles are refused when they break the parent's callers, unless
+// [NewLine] says the API starts a new line. A server answers dials and
+// calls addressed to each ancestor it keeps working, and announces itself
+// under their hashes; a dialer of an ancestor judges the two specs itself
+// before it accepts the answer.
+//
 // $refs are followed on both sides, so a definition renamed is no change;
 // a definition walked once per direction ends recursion; a definition
 // reached from a request and from a response is judged for each.
