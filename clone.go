@@ -156,6 +156,9 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...CloneOption) (*Bundle,
 		if err := writeSignatures(dir, cloneSignatures(same)); err != nil {
 			return err
 		}
+		if err := writeLineage(dir, first.lineage); err != nil {
+			return err
+		}
 		if err := writeFileAtomic(filepath.Join(dir, specFile), func(w io.Writer) error { _, err := w.Write(first.specBytes); return err }); err != nil {
 			return err
 		}
