@@ -9,6 +9,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 )
 
@@ -33,7 +34,9 @@ func NATTraversal() PeerOption {
 // Relays names relay peers (multiaddrs ending in /p2p/<id>) through which a
 // peer that is not publicly reachable can still be reached: it reserves a
 // slot on them and advertises the relayed addresses, and hole punching
-// upgrades relayed connections to direct ones where it can.
+// upgrades relayed connections to direct ones where it can. A relay that
+// goes away is asked again every few seconds, so a relay that comes back
+// is used again.
 func Relays(addrs ...string) PeerOption {
 	return peerOptionFunc(func(c *peerConfig) error {
 		infos, err := addrInfos(addrs)
@@ -42,7 +45,11 @@ func Relays(addrs ...string) PeerOption {
 		}
 		c.transport.Libp2pOptions = append(c.transport.Libp2pOptions,
 			libp2p.EnableRelay(),
-			libp2p.EnableAutoRelayWithStaticRelays(infos),
+			// Asking a fixed list costs nothing, and a relay that restarts
+			// should be used again in seconds, not after autorelay's
+			// defaults (30 seconds between asks, an hour's backoff after a
+			// refused reservation) meant for relays found on the network.
+			libp2p.EnableAutoRelayWithStaticRelays(infos, autorelay.WithMinInterval(5*time.Second), autorelay.WithBackoff(30*time.Second)),
 			libp2p.EnableHolePunching(),
 		)
 		return nil

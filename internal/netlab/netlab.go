@@ -51,6 +51,10 @@ const (
 	HomeS = "homes" // behind NATS, symmetric (address- and port-dependent) mapping
 	LAN1  = "lan1"  // LAN segment: multicast, no route beyond it
 	LAN2  = "lan2"
+
+	NATA = "nata" // HomeA's router
+	NATB = "natb" // HomeB's router
+	NATS = "nats" // HomeS's router
 )
 
 // Addresses of the hosts, for tests that build multiaddrs.
@@ -167,7 +171,7 @@ func (l *Lab) build() error {
 		in(host, "ip", "link", "set", dev, "up")
 	}
 	const inet, lan = "inet", "lan"
-	natA, natB, natS := "nata", "natb", "nats"
+	natA, natB, natS := NATA, NATB, NATS
 	ns(inet, lan, Relay, Boot, Pub, natA, natB, natS, HomeA, HomeB, HomeS, LAN1, LAN2)
 	for _, n := range []string{inet, lan, Relay, Boot, Pub, natA, natB, natS, HomeA, HomeB, HomeS, LAN1, LAN2} {
 		up(n, "lo", "")
@@ -258,6 +262,26 @@ table inet filter {
 	}
 }
 `
+}
+
+// Block makes router drop every packet its home sends to ip, as a
+// firewall that allows only some destinations would, until Unblock.
+func (l *Lab) Block(router, ip string) error {
+	rules := "table inet block {\n\tchain forward {\n\t\ttype filter hook forward priority -10; policy accept;\n\t\tiifname \"lan\" ip daddr " + ip + " drop\n\t}\n}\n"
+	cmd := l.Command(context.Background(), router, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("block %s at %s: %w: %s", ip, router, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// Unblock removes what Block set up at router.
+func (l *Lab) Unblock(router string) error {
+	if out, err := l.Command(context.Background(), router, "nft", "delete", "table", "inet", "block").CombinedOutput(); err != nil {
+		return fmt.Errorf("unblock at %s: %w: %s", router, err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 // Close stops the lab's processes and removes its namespaces. It is safe to

@@ -1,5 +1,0 @@
-//go:build linux
-
-package netlab_test
-
-func runPeer() error { return nil }
