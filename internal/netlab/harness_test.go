@@ -54,6 +54,12 @@ func (p *peerProc) do(req request) reply {
 	if err := p.proc.Send(req); err != nil {
 		p.t.Fatalf("peer in %s: send %s: %v", p.host, req.Op, err)
 	}
+	return p.reply(req)
+}
+
+// reply waits for the reply to req, sent before.
+func (p *peerProc) reply(req request) reply {
+	p.t.Helper()
 	// Every request bounds its own waits; this only catches a peer that hangs.
 	ctx, cancel := context.WithTimeout(p.t.Context(), time.Duration(req.Millis)*time.Millisecond+2*time.Minute)
 	defer cancel()

@@ -99,7 +99,10 @@ var (
 )
 
 // Unavailable says why namespaces cannot be made here, or "" when they can.
-func Unavailable() string {
+// It tries once per process.
+func Unavailable() string { return unavailable() }
+
+var unavailable = sync.OnceValue(func() string {
 	if os.Geteuid() != 0 {
 		return "not running as root"
 	}
@@ -117,7 +120,7 @@ func Unavailable() string {
 		return "nft in a namespace: " + strings.TrimSpace(string(out))
 	}
 	return ""
-}
+})
 
 // New builds the whole network, removes it when the test ends, and skips
 // the test if namespaces cannot be made here.
