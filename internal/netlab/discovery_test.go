@@ -85,4 +85,3 @@ func TestLANByMDNS(t *testing.T) {
 	}
 	t.Logf("lan call:\n%s", strings.Join(out, "\n"))
 }
-
