@@ -3,7 +3,10 @@
 package netlab_test
 
 import (
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -137,4 +140,51 @@ func TestRelayGoesAwayMidCall(t *testing.T) {
 	startRelay(t, lab, relaySpec)
 	again := client.must(request{Op: "callwait", Millis: 90 * second})
 	t.Logf("relay back: a call got through %.1fs after the relay restarted, %d calls failing before", again.Seconds, again.Calls)
+}
+
+// holePunchAttempts is how many fresh pairs TestHolePunchRate tries;
+// PAPI_NETLAB_ATTEMPTS=50 gives the figure README reports.
+func holePunchAttempts() int {
+	if n, err := strconv.Atoi(os.Getenv("PAPI_NETLAB_ATTEMPTS")); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
+// TestHolePunchRate starts a fresh server and client behind the two
+// endpoint-independent NATs for each attempt (new ports, so no mapping is
+// left from the one before), and reports how many got a direct connection
+// and how long after the dial through the relay began it came. The pairs take their
+// reachability as private, since AutoNAT's verdict is TestHolePunch's
+// subject and costs 15 seconds an attempt.
+func TestHolePunchRate(t *testing.T) {
+	t.Parallel()
+	lab := netlab.New(t)
+	relay := startRelay(t, lab, peerSpec{})
+	behindNAT := peerSpec{NAT: true, Reach: "private", Relays: []string{relay.addr(netlab.RelayIP)}}
+	attempts := holePunchAttempts()
+	var times []float64
+	for i := range attempts {
+		server := startPeer(t, lab, netlab.HomeA, behindNAT)
+		client := startPeer(t, lab, netlab.HomeB, behindNAT)
+		report := server.must(request{Op: "reach", Reach: "Private", Millis: 60 * second})
+		served := server.must(request{Op: "serve", Size: 1024})
+		server.must(request{Op: "punchready", Millis: 30 * second})
+		client.must(request{Op: "punchready", Millis: 30 * second})
+		dial := client.must(request{Op: "dial", Hash: served.Hash, Provider: circuits(report.Addrs), Millis: 60 * second})
+		if r := client.do(request{Op: "direct", Millis: 15 * second}); r.Err == "" {
+			times = append(times, dial.Seconds+r.Seconds)
+			client.must(request{Op: "call", N: 3, Size: 64})
+		} else {
+			t.Logf("attempt %d: %s", i+1, r.Err)
+		}
+		server.kill()
+		client.kill()
+	}
+	slices.Sort(times)
+	if len(times) == 0 {
+		t.Fatalf("no hole punch succeeded in %d attempts", attempts)
+	}
+	t.Logf("hole punching: %d of %d attempts direct (%.0f%%); time from the start of the dial through the relay to a direct connection: min %.2fs, median %.2fs, max %.2fs",
+		len(times), attempts, 100*float64(len(times))/float64(attempts), times[0], times[len(times)/2], times[len(times)-1])
 }

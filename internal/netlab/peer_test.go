@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -307,6 +308,19 @@ func (r *runner) do(ctx context.Context, req request) reply {
 			rep.Relayed = r.client.Relayed()
 		}
 		return rep
+
+	case "punchready":
+		// Waits until the peer speaks DCUtR: libp2p starts answering hole
+		// punches only once a peer has told it its public address, polling
+		// for that with a backoff of up to 5 seconds, and a punch asked of
+		// a peer not answering yet fails for good.
+		start := time.Now()
+		for deadline := start.Add(wait); !slices.Contains(r.p.Host().Libp2p().Mux().Protocols(), "/libp2p/dcutr"); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				return reply{Err: fmt.Sprintf("no hole punching service after %v", wait)}
+			}
+		}
+		return reply{Seconds: time.Since(start).Seconds()}
 
 	case "drop":
 		// Closes every connection to the client's peer, as a network
