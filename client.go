@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -58,6 +59,7 @@ type cloneConfig struct {
 	storeDir string
 	progress func(Progress)
 	rate     int64 // bytes per second, 0 for no limit
+	watch    *datasetWatch
 }
 
 func (c *cloneConfig) openStore() (*store.Store, error) {
@@ -469,6 +471,11 @@ func (c *Client) CallJSON(ctx context.Context, method string, in []byte) ([]byte
 	var v any
 	if err := dec.Decode(&v); err != nil {
 		return nil, errorf(ErrMalformed, "%s request: %w", method, err)
+	}
+	// A second value would be dropped without a word, and the caller
+	// would get the answer to a request it did not mean to send.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errorf(ErrMalformed, "%s request: data after the JSON value at offset %d", method, dec.InputOffset())
 	}
 	conformed, err := spec.Conform(v, m.Request, c.spec.Defs)
 	if err != nil {

@@ -132,6 +132,11 @@
 // checked against the remote spec first. [Client.CallJSON] is the untyped
 // form for tools. Handlers learn who calls with [CallerFromContext].
 //
+// A caller need not copy the author's types: the command papi gen go
+// writes, from a bundle's spec, a type for each definition with the tags
+// that derive the same spec (so the same API hash), the API hash, and a
+// typed client whose methods call Call.
+//
 // # Cloning
 //
 // [Clone] fetches a bundle's manifest, spec and datasets from every peer

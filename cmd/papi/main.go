@@ -10,6 +10,7 @@
 //	papi clone HASH|NAME                clone a bundle into the store, with a progress bar
 //	papi openapi HASH|NAME|DIR          print the OpenAPI 3.1 document of a bundle
 //	papi resolve NAME                   print the newest record of a name
+//	papi gen go HASH|NAME|DIR           write Go types with their tags and a typed client for a bundle's spec
 //
 // A NAME is "<publisher peer ID>/<label>": the newest bundle its publisher
 // points it at. papi serve -name LABEL -identity FILE publishes one.
@@ -63,6 +64,7 @@ var commands = []command{
 	{"clone", "HASH|NAME", "clone a bundle into the local store", runClone, true},
 	{"openapi", "HASH|NAME|DIR", "print the bundle's OpenAPI 3.1 document", runOpenAPI, true},
 	{"resolve", "NAME", "print the newest record of a name: sequence and bundle", runResolve, true},
+	{"gen", "LANG HASH|NAME|DIR", "write code for a bundle's spec: Go types with their tags and a typed client (LANG: go)", runGen, true},
 	{"gateway", "", "answer HTTP clients: calls, OpenAPI documents and datasets of any bundle, until interrupted", runGateway, true},
 }
 
@@ -79,7 +81,8 @@ type env struct {
 	identity       string
 	name           string    // serve: publish under this label
 	data           multiFlag // build, serve: NAME=FILE datasets
-	out            string    // build: the bundle directory to write
+	out            string    // build: the bundle directory to write; gen: the file
+	pkg            string    // gen: the package name
 	http           string    // gateway: the HTTP address to listen on
 	origins        multiFlag // gateway: web origins allowed to call
 }
@@ -165,6 +168,10 @@ func (c command) flags(e *env, stderr io.Writer) *flag.FlagSet {
 	}
 	if c.name == "build" {
 		fset.StringVar(&e.out, "o", "", "the bundle directory to write (required)")
+	}
+	if c.name == "gen" {
+		fset.StringVar(&e.out, "o", "", "the file to write (default: standard output)")
+		fset.StringVar(&e.pkg, "package", "", "the package name (default: the API's name, lower case)")
 	}
 	if c.name == "gateway" {
 		fset.StringVar(&e.http, "http", "127.0.0.1:8080", "HTTP address to listen on (loopback unless you mean otherwise)")
@@ -585,7 +592,10 @@ func runGateway(ctx context.Context, e *env, _ []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: papi.Gateway(p, opts...), ReadHeaderTimeout: 10 * time.Second}
+	// A request must arrive whole within ReadTimeout, so a client that
+	// trickles its body cannot hold a connection; answers (datasets) take
+	// as long as they take.
+	srv := &http.Server{Handler: papi.Gateway(p, opts...), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	fmt.Fprintf(e.stdout, "gateway at http://%s/api/\n", ln.Addr())
 	for _, a := range p.Addrs() {
 		fmt.Fprintf(e.stdout, "  %s\n", a)
