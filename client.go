@@ -394,6 +394,12 @@ func (c *Client) Publishers() []peer.ID { return slices.Clone(c.publishers) }
 // RemotePeer returns the peer the client calls.
 func (c *Client) RemotePeer() peer.ID { return c.remote }
 
+// Relayed reports whether the client reaches its peer only through a relay
+// now: true while every connection to the peer is relayed, false once hole
+// punching or a dial has made a direct one (calls then move to it), and
+// false with no connection at all, as the next call dials again.
+func (c *Client) Relayed() bool { return c.peer.host.Relayed(c.remote) }
+
 // Call calls method on the bundle c is dialed to, with a typed request and
 // response. Before the first call of a method with these types, Req and Resp
 // are checked against the remote spec by shape, with the rules of

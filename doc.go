@@ -220,8 +220,11 @@
 // A peer behind a NAT is reached through [NATTraversal] (port mapping,
 // AutoNAT, hole punching) and, failing that, through relays it names with
 // [Relays]: calls and clones then run over the relayed connection until hole
-// punching replaces it with a direct one. [Peer.Reachability] reports what the
-// peer has learnt of its own reachability.
+// punching replaces it with a direct one, and the calls move to it
+// ([Client.Relayed] says which way they go now). [Peer.Reachability] reports
+// what the peer has learnt of its own reachability; [ForceReachability]
+// states it instead. A peer of the application's own with a public address
+// relays for the others with [RelayService], within [RelayLimit].
 //
 // # Errors
 //

@@ -11,6 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/papi-dev/papi/internal/codes"
 	"github.com/papi-dev/papi/internal/wire"
@@ -47,6 +48,34 @@ type session struct {
 	// conns are the connections to the peer when the session began; its
 	// stream runs on one of them. Guarded by clients.mu.
 	conns []network.Conn
+	// users counts the calls holding the session, and retired says that a
+	// direct connection came while the session ran over a relay: new calls
+	// take a new session, and this one ends once its calls are answered.
+	// Both guarded by clients.mu.
+	users   int
+	retired bool
+}
+
+// relayedOnly reports whether conns are all relayed connections, and there
+// is at least one.
+func relayedOnly(conns []network.Conn) bool {
+	for _, c := range conns {
+		if !isRelayed(c) {
+			return false
+		}
+	}
+	return len(conns) > 0
+}
+
+func isRelayed(c network.Conn) bool {
+	_, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_CIRCUIT)
+	return err == nil
+}
+
+// Relayed reports whether every connection to p is relayed, and there is
+// at least one: a call to p now goes through a relay.
+func (h *Host) Relayed(p peer.ID) bool {
+	return relayedOnly(h.h.Network().ConnsToPeer(p))
 }
 
 // stranded reports whether every connection the session could run on has
@@ -77,7 +106,8 @@ func (c *clients) closeAll() {
 	}
 }
 
-// session returns the live session to p, opening one if need be.
+// session returns the live session to p, opening one if need be. The
+// caller holds it until it calls release.
 func (h *Host) session(p peer.ID) (*session, error) {
 	c := &h.clients
 	c.mu.Lock()
@@ -90,10 +120,22 @@ func (h *Host) session(p peer.ID) (*session, error) {
 		select {
 		case <-s.done:
 		default:
-			if !s.stranded(now) {
+			switch {
+			case s.stranded(now):
+				s.end(fmt.Errorf("%w: the connection to the peer closed", ErrUnavailable))
+			case relayedOnly(s.conns) && !relayedOnly(now):
+				// Hole punching (or a dial) made a direct connection: the
+				// stream stays on the connection it began on, so calls move
+				// to a new session, and the relay is no longer needed.
+				delete(c.sessions, p)
+				s.retired = true
+				if s.users == 0 {
+					s.end(fmt.Errorf("%w: session moved to a direct connection", ErrUnavailable))
+				}
+			default:
+				s.users++
 				return s, nil
 			}
-			s.end(fmt.Errorf("%w: the connection to the peer closed", ErrUnavailable))
 		}
 	}
 	ctx, cancel := context.WithCancel(h.ctx)
@@ -103,6 +145,7 @@ func (h *Host) session(p peer.ID) (*session, error) {
 		pending: map[uint64]chan *wire.Reply{},
 		cancel:  cancel,
 		conns:   now,
+		users:   1,
 	}
 	replies := make(chan *wire.Reply, 64)
 	c.sessions[p] = s
@@ -126,6 +169,17 @@ func (h *Host) session(p peer.ID) (*session, error) {
 		s.end(fmt.Errorf("%w: session closed", ErrUnavailable))
 	}()
 	return s, nil
+}
+
+// release lets go of a session that session returned.
+func (h *Host) release(s *session) {
+	c := &h.clients
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s.users--
+	if s.retired && s.users == 0 {
+		s.end(fmt.Errorf("%w: session moved to a direct connection", ErrUnavailable))
+	}
 }
 
 // end marks the session dead, fails its pending calls and lets go of its
@@ -192,6 +246,7 @@ func (h *Host) Call(ctx context.Context, p peer.ID, target, method string, paylo
 	if err != nil {
 		return nil, err
 	}
+	defer h.release(s)
 	id := h.clients.nextID.Add(1)
 	ch := make(chan *wire.Reply, 1)
 	s.mu.Lock()
