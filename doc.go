@@ -121,8 +121,18 @@
 //
 // # Serving
 //
-// [Serve] serves a bundle from a libp2p host embedded in the process: TCP
-// and QUIC, Noise and TLS, libp2p's resource manager. A [Peer] is that host;
+// [Serve] serves a bundle from a libp2p host embedded in the process: TCP,
+// QUIC, WebTransport and WebRTC-direct, Noise and TLS, libp2p's resource
+// manager. The last two are on by default because they are what a web page
+// can dial (a browser opens no raw TCP or QUIC connection): their
+// addresses carry the hash of the peer's self-signed certificate
+// (/certhash/…), which the browser checks instead of a certificate
+// authority, so any peer is reachable from a page with no domain name and
+// no setup. [ListenAddrs] replaces the default; leave out
+// /webtransport and /webrtc-direct to keep browsers out. WebTransport
+// certificates last two weeks and rotate; an address lists the current
+// and the next certificate, so a page holding an address from before a
+// rotation still connects. A [Peer] is that host;
 // the package-level functions use a default one, and [NewPeer] makes others
 // (with a persistent identity, [IdentityFile]). One peer serves any number
 // of bundles. A server lives until the context given to Serve ends or

@@ -185,8 +185,11 @@ func ResourceLimits(l transport.Limits) PeerOption {
 	return peerOptionFunc(func(c *peerConfig) error { c.transport.Limits = l; return nil })
 }
 
-// ListenAddrs sets the multiaddrs the peer listens on. The default is TCP
-// and QUIC on every interface, IPv4 and IPv6, on ports the system picks.
+// ListenAddrs sets the multiaddrs the peer listens on. The default is TCP,
+// QUIC, WebTransport and WebRTC-direct on every interface, IPv4 and IPv6, on
+// ports the system picks; the last two are what web pages dial. Addresses
+// given here replace the default, so a peer that names only TCP and QUIC is
+// out of browsers' reach.
 func ListenAddrs(addrs ...string) PeerOption {
 	return peerOptionFunc(func(c *peerConfig) error {
 		for _, a := range addrs {
@@ -296,7 +299,7 @@ var (
 
 // DefaultPeer returns the Peer that the package-level Serve, Dial and Clone
 // use, starting it on first use with default options and NATTraversal: it
-// listens on every interface, TCP and QUIC, and asks the router to forward
+// listens on every interface, TCP, QUIC, WebTransport and WebRTC-direct, and asks the router to forward
 // a port. A start that fails is tried again on the next use. Close it to
 // stop it (its bundles with it); the next use starts a new one. A program
 // that wants other options, or several peers, makes its own with NewPeer.

@@ -43,8 +43,9 @@ const (
 // Options configure a Host. The zero value is a host with a fresh identity
 // listening on every interface.
 type Options struct {
-	// ListenAddrs are multiaddrs to listen on. The default is TCP and QUIC
-	// on every IPv4 and IPv6 interface, on ports the system picks.
+	// ListenAddrs are multiaddrs to listen on. The default,
+	// DefaultListenAddrs, is TCP, QUIC, WebTransport and WebRTC-direct on
+	// every IPv4 and IPv6 interface, on ports the system picks.
 	ListenAddrs []string
 	// PrivateKey is the host's identity; nil means a fresh Ed25519 key.
 	PrivateKey crypto.PrivKey
@@ -256,16 +257,27 @@ type Host struct {
 	closeOnce sync.Once
 }
 
-// DefaultListenAddrs are where a host listens unless told otherwise.
+// DefaultListenAddrs are where a host listens unless told otherwise. The
+// WebTransport and WebRTC-direct addresses are what a web page can dial: a
+// browser opens no raw TCP or QUIC connection, and these two let it check
+// the host's self-signed certificate against the certhash in the address,
+// with no certificate authority and no domain name. They are on by default
+// so that a page reaches any papi peer without its author knowing in
+// advance; the cost is two more UDP sockets and two certificates made at
+// start. They are go-libp2p's own defaults too.
 var DefaultListenAddrs = []string{
 	"/ip4/0.0.0.0/tcp/0",
 	"/ip4/0.0.0.0/udp/0/quic-v1",
+	"/ip4/0.0.0.0/udp/0/quic-v1/webtransport",
+	"/ip4/0.0.0.0/udp/0/webrtc-direct",
 	"/ip6/::/tcp/0",
 	"/ip6/::/udp/0/quic-v1",
+	"/ip6/::/udp/0/quic-v1/webtransport",
+	"/ip6/::/udp/0/webrtc-direct",
 }
 
-// New starts a host: TCP and QUIC, Noise and TLS, and libp2p's resource
-// manager with limits for papi's protocols.
+// New starts a host: TCP, QUIC, WebTransport and WebRTC-direct, Noise and
+// TLS, and libp2p's resource manager with limits for papi's protocols.
 func New(ctx context.Context, o Options) (*Host, error) {
 	limits := o.Limits.withDefaults()
 	log := o.Logger

@@ -158,7 +158,7 @@ func (c command) flags(e *env, stderr io.Writer) *flag.FlagSet {
 		fset.Var(&e.providers, "provider", "multiaddr of a peer serving the hash, ending in /p2p/ID (repeatable)")
 		fset.Var(&e.dht, "dht", "join a private papi DHT through this peer (repeatable)")
 		fset.BoolVar(&e.mdns, "mdns", false, "find peers on the local network by mDNS")
-		fset.Var(&e.listen, "listen", "multiaddr to listen on (repeatable; default: all interfaces, TCP and QUIC)")
+		fset.Var(&e.listen, "listen", "multiaddr to listen on (repeatable; default: all interfaces, TCP, QUIC, WebTransport and WebRTC-direct)")
 		fset.DurationVar(&e.timeout, "timeout", time.Minute, "give up finding a provider after this long")
 		fset.StringVar(&e.store, "store", "", "store directory (default: papi under the user cache directory)")
 		fset.StringVar(&e.identity, "identity", "", "file with the peer's private key, made if missing (a publisher needs the same one every run)")
@@ -515,11 +515,34 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "published %s sequence %d\n", r.Name, r.Seq)
 	}
-	for _, a := range srv.Addrs() {
-		fmt.Fprintf(e.stdout, "  %s\n", a)
-	}
+	printAddrs(e.stdout, srv.Addrs())
 	<-ctx.Done()
 	return nil
+}
+
+// printAddrs lists the addresses Go peers dial first, then under a heading
+// those a web page can dial, whose certhash a page must be given whole.
+func printAddrs(w io.Writer, addrs []string) {
+	var web []string
+	for _, a := range addrs {
+		if forBrowsers(a) {
+			web = append(web, a)
+			continue
+		}
+		fmt.Fprintf(w, "  %s\n", a)
+	}
+	if len(web) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "for web pages (WebTransport, WebRTC-direct):")
+	for _, a := range web {
+		fmt.Fprintf(w, "  %s\n", a)
+	}
+}
+
+// forBrowsers reports whether a web page can dial addr.
+func forBrowsers(addr string) bool {
+	return strings.Contains(addr, "/webtransport/") || strings.Contains(addr, "/webrtc-direct/")
 }
 
 func runCall(ctx context.Context, e *env, args []string) error {
