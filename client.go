@@ -205,7 +205,7 @@ func (p *Peer) connectedToAsk() []peer.ID {
 		if err != nil {
 			continue
 		}
-		if len(protos) == 0 || slices.Contains(protos, transport.ProtocolRPC) {
+		if len(protos) == 0 || slices.Contains(protos, transport.ProtocolRPC) || slices.Contains(protos, transport.ProtocolRPC1) {
 			ask = append(ask, id)
 		}
 	}
