@@ -122,6 +122,7 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 	}
 	p.bundle[b.hash] = s
 	p.api[b.apiHash] = append(p.api[b.apiHash], s)
+	p.targets[b.hash.String()], p.targets[b.apiHash.String()] = b.hash, b.apiHash
 	if len(p.discovery) > 0 {
 		go p.announce(s)
 	}
@@ -274,6 +275,7 @@ func (p *Peer) unserve(s *Server) {
 	defer p.mu.Unlock()
 	if p.bundle[s.b.hash] == s {
 		delete(p.bundle, s.b.hash)
+		delete(p.targets, s.b.hash.String())
 	}
 	list := p.api[s.b.apiHash]
 	for i, x := range list {
@@ -284,6 +286,7 @@ func (p *Peer) unserve(s *Server) {
 	}
 	if len(list) == 0 {
 		delete(p.api, s.b.apiHash)
+		delete(p.targets, s.b.apiHash.String())
 	} else {
 		p.api[s.b.apiHash] = list
 	}
