@@ -27,8 +27,8 @@ import (
 type Client struct {
 	peer     *Peer
 	remote   peer.ID
-	dialed   Hash // what the caller asked for: a bundle hash or an API hash
-	bundle   Hash // the bundle the remote serves for it
+	dialed   Hash   // what the caller asked for: a bundle hash or an API hash
+	bundle   Hash   // the bundle the remote serves for it
 	target   string // bundle as a string, what each call is addressed to: made once, not per call
 	apiHash  Hash
 	spec     *Spec
