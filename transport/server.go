@@ -42,6 +42,7 @@ type server struct {
 	h        *Host
 	handler  atomic.Pointer[Handler]
 	inflight sync.WaitGroup
+	workers  *workers
 
 	mu           sync.Mutex
 	perPeer      map[peer.ID]int
@@ -52,7 +53,7 @@ type server struct {
 }
 
 func newServer(h *Host) *server {
-	return &server{h: h, perPeer: map[peer.ID]int{}, bytesPerPeer: map[peer.ID]int64{}}
+	return &server{h: h, perPeer: map[peer.ID]int{}, bytesPerPeer: map[peer.ID]int64{}, workers: newWorkers(h.ctx.Done())}
 }
 
 // reservation is request memory held for one call of a peer, against
