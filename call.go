@@ -43,6 +43,10 @@ type description struct {
 	Manifest   []byte      `cbor:"manifest"`
 	Spec       []byte      `cbor:"spec"`
 	Signatures []signature `cbor:"sigs,omitempty"`
+	// Lineage is the specs of the APIs the bundle's derives from, in the
+	// manifest's order, so that a dialer of one of them can judge the
+	// bundle's API against it, and a clone can keep them.
+	Lineage [][]byte `cbor:"lineage,omitempty"`
 	// Seed is set by a peer that serves the bundle without handlers, so
 	// that a dialer for calls looks further. It is not covered by the hash:
 	// a peer that lies about it only loses callers or gets calls it fails.
@@ -71,7 +75,7 @@ func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Re
 		return errorResponse(err)
 	}
 	if req.Method == describeMethod {
-		out, err := canon.Marshal(description{Manifest: s.b.manifestBytes, Spec: s.b.specBytes, Signatures: s.b.signatures, Seed: s.api == nil && s.code == nil})
+		out, err := canon.Marshal(description{Manifest: s.b.manifestBytes, Spec: s.b.specBytes, Signatures: s.b.signatures, Lineage: lineageBytes(s.b.lineage), Seed: s.api == nil && s.code == nil})
 		if err != nil {
 			return errorResponse(err)
 		}

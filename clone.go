@@ -128,7 +128,11 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...CloneOption) (*Bundle,
 	}
 	limit := bandwidth.New(c.rate) // one limit over every dataset and provider
 	for _, e := range objectsToFetch {
-		if err := p.fetchDataset(ctx, st, same, e, prog, limit); err != nil {
+		var watch *datasetWatch
+		if c.watch != nil && c.watch.digest == [32]byte(e.Hash) {
+			watch = c.watch
+		}
+		if err := p.fetchDataset(ctx, st, same, e, prog, limit, watch); err != nil {
 			if errors.Is(err, store.ErrNoRoom) {
 				err = errorf(ErrTooLarge, "%w", err)
 			}
@@ -150,6 +154,9 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...CloneOption) (*Bundle,
 			}
 		}
 		if err := writeSignatures(dir, cloneSignatures(same)); err != nil {
+			return err
+		}
+		if err := writeLineage(dir, first.lineage); err != nil {
 			return err
 		}
 		if err := writeFileAtomic(filepath.Join(dir, specFile), func(w io.Writer) error { _, err := w.Write(first.specBytes); return err }); err != nil {
@@ -245,8 +252,8 @@ const (
 type block struct{ offset, length int64 }
 
 // fetchDataset brings one dataset into the store, from what an earlier
-// clone left plus the providers.
-func (p *Peer) fetchDataset(ctx context.Context, st *store.Store, providers []*Client, e manifestEntry, prog *cloneProgress, limit *bandwidth.Limiter) error {
+// clone left plus the providers. watch, if not nil, is told what verifies.
+func (p *Peer) fetchDataset(ctx context.Context, st *store.Store, providers []*Client, e manifestEntry, prog *cloneProgress, limit *bandwidth.Limiter, watch *datasetWatch) error {
 	digest, size := [32]byte(e.Hash), int64(e.Size)
 	var part *store.Partial
 	for part == nil {
@@ -271,9 +278,17 @@ func (p *Peer) fetchDataset(ctx context.Context, st *store.Store, providers []*C
 	committed := false
 	defer func() {
 		if !committed {
+			if watch != nil {
+				watch.closing()
+			}
 			part.Abort()
 		}
 	}()
+	var verified func(off, n int64)
+	if watch != nil {
+		watch.begin(part.File())
+		verified = watch.piecesVerified
+	}
 
 	ob, live, err := p.fetchOutboard(ctx, providers, digest, size)
 	if err != nil {
@@ -285,13 +300,24 @@ func (p *Peer) fetchDataset(ctx context.Context, st *store.Store, providers []*C
 		if missing, err = resumePieces(part.File(), ob, size, digest, prog); err != nil {
 			return err
 		}
+		if verified != nil {
+			off := int64(0)
+			for _, b := range missing {
+				verified(off, b.offset-off)
+				off = b.offset + b.length
+			}
+			verified(off, size-off)
+		}
 	} else if size == 0 && !verifyPiece(nil, ob, 0, digest) {
 		return errorf(ErrHashMismatch, "empty dataset does not match its hash")
 	}
-	if err := p.fetchBlocks(ctx, live, part, ob, digest, missing, prog, limit); err != nil {
+	if err := p.fetchBlocks(ctx, live, part, ob, digest, missing, prog, limit, verified); err != nil {
 		return err
 	}
 	committed = true
+	if watch != nil {
+		watch.closing()
+	}
 	return part.Commit()
 }
 
@@ -359,7 +385,8 @@ func resumePieces(f *os.File, ob []byte, size int64, root [32]byte, prog *cloneP
 // fetchBlocks fetches blocks from every provider at once. A provider whose
 // stream fails or who sends a piece that does not verify is dropped, and
 // its block goes back in the queue for the others.
-func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f io.WriterAt, ob []byte, root [32]byte, blocks []block, prog *cloneProgress, limit *bandwidth.Limiter) error {
+// verified, if not nil, is told of each block written.
+func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f io.WriterAt, ob []byte, root [32]byte, blocks []block, prog *cloneProgress, limit *bandwidth.Limiter, verified func(off, n int64)) error {
 	if len(blocks) == 0 {
 		return nil
 	}
@@ -410,6 +437,9 @@ func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f io.Writer
 					mu.Unlock()
 					cancel()
 				} else {
+					if verified != nil {
+						verified(w.offset, w.length)
+					}
 					prog.add(w.length, w.length)
 					p.metrics.cloned(w.length)
 					if remaining.Add(-1) == 0 {

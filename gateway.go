@@ -8,9 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/papi-dev/papi/internal/swaggerui"
 )
 
 // GatewayOption configures Gateway.
@@ -62,12 +66,27 @@ func GatewayStoreDir(dir string) GatewayOption {
 	return gatewayOptionFunc(func(c *gatewayConfig) { c.clone = append(c.clone, StoreDir(dir)) })
 }
 
+// GatewayLimits bounds each HTTP call: its JSON body to maxBody bytes
+// (default 8 MiB; a larger one gets 429) and its time to timeout (default a
+// minute; a call still running then gets 504). Zero keeps a default.
+func GatewayLimits(maxBody int64, timeout time.Duration) GatewayOption {
+	return gatewayOptionFunc(func(c *gatewayConfig) {
+		if maxBody > 0 {
+			c.maxBody = maxBody
+		}
+		if timeout > 0 {
+			c.callLimit = timeout
+		}
+	})
+}
+
 // Gateway returns an http.Handler that reaches papi APIs through p, for any
 // HTTP client:
 //
 //	POST /api/{target}/{method}      a call: JSON body in, JSON out
 //	GET  /api/{target}/openapi.json  the API's OpenAPI document, servers set to the gateway
-//	GET  /api/{target}/data/{name}   a dataset, verified, with Range and ETag
+//	GET  /api/{target}/data/{name}   a dataset, streamed as it verifies, with Range and ETag
+//	GET  /api/{target}/              a Swagger UI page, where "Try it out" calls the API
 //
 // target is a bundle hash, an API hash, or a name with its slash escaped
 // (<peer ID>%2F<label>). Every call is dialed and verified as Dial does,
@@ -85,8 +104,14 @@ func Gateway(p *Peer, opts ...GatewayOption) http.Handler {
 	mux.HandleFunc("POST /api/{target}/{method}", g.call)
 	mux.HandleFunc("GET /api/{target}/openapi.json", g.openapi)
 	mux.HandleFunc("GET /api/{target}/data/{name}", g.data)
+	mux.HandleFunc("GET /api/{target}/{$}", g.page)
+	mux.HandleFunc("GET "+swaggerAssets+"/{file}", swaggerui.Assets)
 	return g.guard(mux)
 }
+
+// swaggerAssets is where the gateway serves Swagger UI's files; the
+// version in the path lets browsers keep them.
+const swaggerAssets = "/swagger-ui/" + swaggerui.Version
 
 // maxGatewayClients bounds the verified clients the gateway keeps.
 const maxGatewayClients = 256
@@ -231,6 +256,19 @@ func (g *gateway) call(w http.ResponseWriter, r *http.Request) {
 	w.Write(out)
 }
 
+// page answers with Swagger UI for the target's API, once the target has
+// been dialed and verified, so that a wrong hash gets an error rather than
+// an empty page.
+func (g *gateway) page(w http.ResponseWriter, r *http.Request) {
+	c, err := g.client(r.Context(), r.PathValue("target"))
+	if err != nil {
+		writeGatewayError(w, 0, err)
+		return
+	}
+	s := c.Spec()
+	swaggerui.WritePage(w, s.Name+" "+s.Version+" · papi", swaggerAssets)
+}
+
 func (g *gateway) openapi(w http.ResponseWriter, r *http.Request) {
 	c, err := g.client(r.Context(), r.PathValue("target"))
 	if err != nil {
@@ -251,13 +289,16 @@ func (g *gateway) openapi(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	doc["servers"] = []map[string]string{{"url": fmt.Sprintf("%s://%s/api/%s", scheme, r.Host, r.PathValue("target"))}}
+	doc["servers"] = []map[string]string{{"url": fmt.Sprintf("%s://%s/api/%s", scheme, r.Host, url.PathEscape(r.PathValue("target")))}}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(doc)
 }
 
-// data serves a dataset from the store, cloning the bundle first if it is
-// not there: every byte sent has been verified against the hash.
+// data serves a dataset. One the store has is served from there; any other
+// is streamed as a clone fetches it, each piece sent once it has verified
+// against the hash. A provider that lies or vanishes after the first byte
+// has been sent cuts the response short, so that no client takes a
+// truncated or altered dataset for the real one.
 func (g *gateway) data(w http.ResponseWriter, r *http.Request) {
 	target, name := r.PathValue("target"), r.PathValue("name")
 	c, err := g.client(r.Context(), target)
@@ -265,11 +306,114 @@ func (g *gateway) data(w http.ResponseWriter, r *http.Request) {
 		writeGatewayError(w, 0, err)
 		return
 	}
-	b, err := g.p.Clone(r.Context(), c.Hash(), append([]CloneOption{Provider(g.providerAddrs(c)...)}, g.c.clone...)...)
-	if err != nil {
+	var entry *manifestEntry
+	for i, e := range c.manifest.Datasets {
+		if e.Name == name {
+			entry = &c.manifest.Datasets[i]
+		}
+	}
+	if entry == nil {
+		writeGatewayError(w, 0, Errorf(CodeNotFound, "bundle %s has no dataset %q", c.Hash(), name))
+		return
+	}
+	digest, size := [32]byte(entry.Hash), int64(entry.Size)
+	etag := `"` + newHash(codecRaw, digest).String() + `"`
+	h := w.Header()
+	h.Set("Content-Type", "application/cbor")
+	h.Set("ETag", etag)
+	h.Set("Accept-Ranges", "bytes")
+	// The ETag is the bytes' hash, so any copy that carries it is right.
+	if m := r.Header.Get("If-None-Match"); m == "*" || strings.Contains(m, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+
+	from, to, status := byteRange(r, size, etag)
+	if status == http.StatusRequestedRangeNotSatisfiable {
+		h.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+		writeGatewayError(w, status, Errorf(CodeOutOfRange, "range %s is outside the dataset's %d bytes", r.Header.Get("Range"), size))
+		return
+	}
+	if status == http.StatusPartialContent {
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to-1, size))
+	}
+	if r.Method == http.MethodHead { // the verified manifest has all a HEAD needs
+		h.Set("Content-Length", strconv.FormatInt(to-from, 10))
+		w.WriteHeader(status)
+		return
+	}
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	watch := newDatasetWatch(digest, size)
+	cloned := make(chan *Bundle, 1)
+	go func() {
+		opts := append([]CloneOption{Provider(g.providerAddrs(c)...)}, g.c.clone...)
+		b, err := g.p.Clone(ctx, c.Hash(), append(opts, cloneOptionFunc(func(cc *cloneConfig) error { cc.watch = watch; return nil }))...)
+		watch.finish(err)
+		cloned <- b
+	}()
+	if err := watch.started(ctx); err != nil {
+		if errors.Is(err, errDatasetStored) {
+			g.serveStored(w, r, <-cloned, name)
+			return
+		}
 		writeGatewayError(w, 0, err)
 		return
 	}
+
+	buf := make([]byte, 1<<20)
+	var stored io.ReaderAt
+	sent := false // the status is sent with the first verified bytes
+	for off := from; off < to || !sent; {
+		var n int
+		var err error
+		switch {
+		case off == to: // nothing to send: an empty dataset
+		case stored != nil:
+			n, err = stored.ReadAt(buf[:min(int64(len(buf)), to-off)], off)
+			if err == io.EOF && off+int64(n) == size {
+				err = nil
+			}
+		default:
+			n, err = watch.readVerified(ctx, buf[:min(int64(len(buf)), to-off)], off)
+		}
+		if errors.Is(err, errDatasetStored) {
+			b := <-cloned
+			d, ok := b.Dataset(name)
+			if !ok {
+				err = Errorf(CodeInternal, "cloned bundle %s lost dataset %q", b.Hash(), name)
+			} else if ra, closer, oerr := d.readerAt(); oerr != nil {
+				err = oerr
+			} else {
+				defer closer.Close()
+				stored, err = ra, nil
+				continue
+			}
+		}
+		if err != nil && !sent {
+			writeGatewayError(w, 0, err)
+			return
+		}
+		if err != nil {
+			g.p.log.WarnContext(r.Context(), "papi: gateway: dataset cut short", "bundle", c.Hash().String(), "dataset", name, "sent", off-from, "err", err)
+			panic(http.ErrAbortHandler) // the client sees the body end early
+		}
+		if !sent {
+			h.Set("Content-Length", strconv.FormatInt(to-from, 10))
+			w.WriteHeader(status)
+			sent = true
+		}
+		if _, err := w.Write(buf[:n]); err != nil {
+			return // the client went away
+		}
+		off += int64(n)
+	}
+}
+
+// serveStored answers from a bundle in the store, with everything
+// http.ServeContent does for ranges and conditions.
+func (g *gateway) serveStored(w http.ResponseWriter, r *http.Request, b *Bundle, name string) {
 	d, ok := b.Dataset(name)
 	if !ok {
 		writeGatewayError(w, 0, Errorf(CodeNotFound, "bundle %s has no dataset %q", b.Hash(), name))
@@ -281,9 +425,51 @@ func (g *gateway) data(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer closer.Close()
-	w.Header().Set("Content-Type", "application/cbor")
-	w.Header().Set("ETag", `"`+newHash(codecRaw, d.digest).String()+`"`)
 	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(ra, 0, d.size))
+}
+
+// byteRange is the part of a dataset of size bytes a request asks for:
+// [from, to) and 206, the whole and 200, or 416. Like http.ServeContent it
+// takes one range; a request for several gets the whole dataset, which
+// RFC 9110 allows.
+func byteRange(r *http.Request, size int64, etag string) (from, to int64, status int) {
+	spec, ok := strings.CutPrefix(r.Header.Get("Range"), "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return 0, size, http.StatusOK
+	}
+	if ir := r.Header.Get("If-Range"); ir != "" && ir != etag {
+		return 0, size, http.StatusOK
+	}
+	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok {
+		return 0, size, http.StatusOK
+	}
+	if first == "" { // the last n bytes
+		n, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || n < 0 {
+			return 0, size, http.StatusOK
+		}
+		if n == 0 {
+			return 0, 0, http.StatusRequestedRangeNotSatisfiable
+		}
+		return max(0, size-n), size, http.StatusPartialContent
+	}
+	from, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || from < 0 {
+		return 0, size, http.StatusOK
+	}
+	if from >= size {
+		return 0, 0, http.StatusRequestedRangeNotSatisfiable
+	}
+	to = size
+	if last != "" {
+		l, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || l < from {
+			return 0, size, http.StatusOK
+		}
+		to = min(l+1, size)
+	}
+	return from, to, http.StatusPartialContent
 }
 
 // providerAddrs names the peer that answered the dial, so that the clone

@@ -10,7 +10,9 @@ import (
 )
 
 // BenchmarkGatewayCall: a JSON call through the gateway over HTTP on
-// loopback, beside the same call with CallJSON in Go, in the same run.
+// loopback, beside the same call with CallJSON in Go, in the same run, and
+// the floor of net/http itself: the same POST to a handler that echoes it.
+// The gateway's own cost is what it takes beyond CallJSON plus the floor.
 //
 //	go test -run '^$' -bench GatewayCall -count 3 .
 func BenchmarkGatewayCall(b *testing.B) {
@@ -24,6 +26,22 @@ func BenchmarkGatewayCall(b *testing.B) {
 			if _, err := c.CallJSON(b.Context(), "Nearest", []byte(body)); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+	b.Run("http-floor", func(b *testing.B) {
+		echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			in, _ := io.ReadAll(r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(in)
+		}))
+		defer echo.Close()
+		for b.Loop() {
+			resp, err := http.Post(echo.URL, "application/json", strings.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
 		}
 	})
 	b.Run("gateway", func(b *testing.B) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -66,16 +67,19 @@ type nameRecords struct {
 type peerConfig struct {
 	transport transport.Options
 	// discovery makes each source of providers once the host exists.
-	discovery       []func(ctx context.Context, h *transport.Host) (transport.Discovery, error)
-	provideInterval time.Duration
-	metrics         *metrics
-	seed            transport.SeedLimits
-	sandbox         sandbox.Config
-	ownSandbox      bool
-	cacheSet        bool
-	identityFile    string                // read or made by NewPeer
-	registerer      prometheus.Registerer // registered with by NewPeer
-	err             error                 // the first option that failed
+	discovery          []func(ctx context.Context, h *transport.Host) (transport.Discovery, error)
+	provideInterval    time.Duration
+	metrics            *metrics
+	seed               transport.SeedLimits
+	sandbox            sandbox.Config
+	ownSandbox         bool
+	cacheSet           bool
+	relayService       bool
+	relayLimit         *relayv2.RelayLimit
+	forcedReachability Reachability
+	identityFile       string                // read or made by NewPeer
+	registerer         prometheus.Registerer // registered with by NewPeer
+	err                error                 // the first option that failed
 }
 
 // finish does what options leave to NewPeer, the I/O: reading the identity
@@ -83,6 +87,9 @@ type peerConfig struct {
 func (c *peerConfig) finish() error {
 	if c.err != nil {
 		return c.err
+	}
+	if c.relayService {
+		c.transport.Libp2pOptions = append(c.transport.Libp2pOptions, c.relayServiceOption())
 	}
 	if c.identityFile != "" {
 		k, err := loadOrCreateKey(c.identityFile)
@@ -262,6 +269,7 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 	p.names.held = map[Name]*NameRecord{}
 	p.names.announced = map[Name]bool{}
 	p.ctx, p.stop = context.WithCancel(context.Background())
+	p.reachability.Store(int32(c.forcedReachability))
 	if p.provideInterval <= 0 {
 		p.provideInterval = 12 * time.Hour
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/papi-dev/papi/internal/codes"
 	"github.com/papi-dev/papi/internal/wire"
@@ -55,6 +56,34 @@ type session struct {
 	// conns are the connections to the peer when a gorpc session began;
 	// its stream runs on one of them. Guarded by clients.mu.
 	conns []network.Conn
+	// users counts the calls holding the session, and retired says that a
+	// direct connection came while the session ran over a relay: new calls
+	// take a new session, and this one ends once its calls are answered.
+	// Both guarded by clients.mu.
+	users   int
+	retired bool
+}
+
+// relayedOnly reports whether conns are all relayed connections, and there
+// is at least one.
+func relayedOnly(conns []network.Conn) bool {
+	for _, c := range conns {
+		if !isRelayed(c) {
+			return false
+		}
+	}
+	return len(conns) > 0
+}
+
+func isRelayed(c network.Conn) bool {
+	_, err := c.RemoteMultiaddr().ValueForProtocol(ma.P_CIRCUIT)
+	return err == nil
+}
+
+// Relayed reports whether every connection to p is relayed, and there is
+// at least one: a call to p now goes through a relay.
+func (h *Host) Relayed(p peer.ID) bool {
+	return relayedOnly(h.h.Network().ConnsToPeer(p))
 }
 
 // stranded reports whether every connection the session could run on has
@@ -83,6 +112,21 @@ func (s *session) stranded(h *Host, p peer.ID) bool {
 	return true
 }
 
+// directNow reports whether the session runs over a relay while a direct
+// connection to p has come since. Only a relayed session looks at the
+// peer's connections, which costs a slice each time.
+func (s *session) directNow(h *Host, p peer.ID) bool {
+	select {
+	case <-s.ready:
+	default:
+		return false
+	}
+	if s.stream != nil {
+		return isRelayed(s.stream.Conn()) && !relayedOnly(h.h.Network().ConnsToPeer(p))
+	}
+	return relayedOnly(s.conns) && !relayedOnly(h.h.Network().ConnsToPeer(p))
+}
+
 func (c *clients) closeAll() {
 	c.mu.Lock()
 	c.closed = true
@@ -95,7 +139,8 @@ func (c *clients) closeAll() {
 }
 
 // session returns the live session to p, opening one if need be. The
-// stream opens in the background: the first calls wait for it in send.
+// stream opens in the background: the first calls wait for it in send. The
+// caller holds the session until it calls release.
 func (h *Host) session(p peer.ID) (*session, error) {
 	c := &h.clients
 	c.mu.Lock()
@@ -107,10 +152,22 @@ func (h *Host) session(p peer.ID) (*session, error) {
 		select {
 		case <-s.done:
 		default:
-			if !s.stranded(h, p) {
+			switch {
+			case s.stranded(h, p):
+				s.end(fmt.Errorf("%w: the connection to the peer closed", ErrUnavailable))
+			case s.directNow(h, p):
+				// Hole punching (or a dial) made a direct connection: the
+				// stream stays on the connection it began on, so calls move
+				// to a new session, and the relay is no longer needed.
+				delete(c.sessions, p)
+				s.retired = true
+				if s.users == 0 {
+					s.end(fmt.Errorf("%w: session moved to a direct connection", ErrUnavailable))
+				}
+			default:
+				s.users++
 				return s, nil
 			}
-			s.end(fmt.Errorf("%w: the connection to the peer closed", ErrUnavailable))
 		}
 	}
 	ctx, cancel := context.WithCancel(h.ctx)
@@ -119,6 +176,7 @@ func (h *Host) session(p peer.ID) (*session, error) {
 		done:    make(chan struct{}),
 		pending: map[uint64]chan wire.Reply{},
 		cancel:  cancel,
+		users:   1,
 	}
 	c.sessions[p] = s
 	go func() {
@@ -156,6 +214,17 @@ func (h *Host) runSession(ctx context.Context, s *session, p peer.ID) error {
 		s.end(fmt.Errorf("%w: session closed", ErrUnavailable))
 	}()
 	return h.rpcClient.Stream(ctx, p, rpcServiceName, "Session", s.args, replies)
+}
+
+// release lets go of a session that session returned.
+func (h *Host) release(s *session) {
+	c := &h.clients
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s.users--
+	if s.retired && s.users == 0 {
+		s.end(fmt.Errorf("%w: session moved to a direct connection", ErrUnavailable))
+	}
 }
 
 // end marks the session dead, fails its pending calls and lets go of its
@@ -250,6 +319,7 @@ func (h *Host) Call(ctx context.Context, p peer.ID, target, method string, paylo
 	if err != nil {
 		return nil, err
 	}
+	defer h.release(s)
 	id := h.clients.nextID.Add(1)
 	ch := replyChans.Get().(chan wire.Reply)
 	s.mu.Lock()

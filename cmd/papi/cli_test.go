@@ -309,12 +309,14 @@ func TestInspectFromTheStore(t *testing.T) {
 	}
 }
 
-// TestGatewayCommand: papi gateway answers HTTP calls to a bundle a peer
-// serves, until it is stopped.
+// TestGatewayCommand: papi gateway, in a process of its own, answers HTTP
+// calls, the OpenAPI document and the Swagger UI page of a bundle a peer
+// serves.
 func TestGatewayCommand(t *testing.T) {
 	pv := startProvider(t)
-	printed := servePapi(t, "gateway", "-http", "127.0.0.1:0", "-listen", "/ip4/127.0.0.1/tcp/0", "-provider", pv.addr, "-store", t.TempDir())
-	url, ok := strings.CutPrefix(printed[0], "gateway at ")
+	_, printed := startServeArgs(t, []string{"gateway", "-http", "127.0.0.1:0", "-listen", "/ip4/127.0.0.1/tcp/0", "-provider", pv.addr, "-store", t.TempDir()})
+	first, _, _ := strings.Cut(printed, "\n")
+	url, ok := strings.CutPrefix(first, "gateway at ")
 	if !ok {
 		t.Fatalf("papi gateway printed %q", printed)
 	}
@@ -322,9 +324,23 @@ func TestGatewayCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(out), `"stations"`) {
 		t.Fatalf("a call through papi gateway: %d %s", resp.StatusCode, out)
+	}
+	for _, get := range []struct{ path, contentType, has string }{
+		{pv.hash + "/openapi.json", "application/json", `"servers"`},
+		{pv.hash + "/", "text/html", "swagger-ui-bundle.js"},
+	} {
+		resp, err := http.Get(url + get.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), get.contentType) || !strings.Contains(string(out), get.has) {
+			t.Errorf("GET %s: %d %s %.200s", get.path, resp.StatusCode, resp.Header.Get("Content-Type"), out)
+		}
 	}
 }

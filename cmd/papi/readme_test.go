@@ -2,8 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"io/fs"
 	"maps"
@@ -545,6 +550,13 @@ var checks = map[string]func(s *session, e *env, pos []string, out string) error
 		}
 		return nil
 	},
+	"diff": func(s *session, e *env, pos []string, out string) error {
+		// README diffs the test's one bundle with itself, found two ways.
+		if out != "no changes\n" {
+			return fmt.Errorf("want no changes")
+		}
+		return nil
+	},
 	"resolve": func(s *session, e *env, pos []string, out string) error {
 		m := resolvedRE.FindStringSubmatch(out)
 		if m == nil || m[1] != pos[0] || m[3] != s.names[pos[0]] {
@@ -591,6 +603,29 @@ var checks = map[string]func(s *session, e *env, pos []string, out string) error
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"stations"`) {
 			return fmt.Errorf("a call through the gateway: %d %s", resp.StatusCode, body)
+		}
+		return nil
+	},
+	"gen": func(s *session, e *env, pos []string, out string) error {
+		src := []byte(out)
+		if e.out != "" {
+			var err error
+			if src, err = os.ReadFile(e.out); err != nil {
+				return err
+			}
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), "generated.go", src, parser.ParseComments)
+		if err != nil {
+			return err
+		}
+		if !ast.IsGenerated(f) {
+			return fmt.Errorf("no Code generated ... DO NOT EDIT. header")
+		}
+		if want := cmp.Or(e.pkg, "booths"); f.Name.Name != want {
+			return fmt.Errorf("package %s, want %s", f.Name.Name, want)
+		}
+		if !bytes.Contains(src, []byte("func NewBoothsClient(c *papi.Client) *BoothsClient")) {
+			return fmt.Errorf("no typed client in\n%s", src)
 		}
 		return nil
 	},

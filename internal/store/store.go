@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -76,6 +77,21 @@ func (s *Store) BundleDir(name string) string {
 func (s *Store) HasBundle(name string) bool {
 	_, err := os.Stat(filepath.Join(s.BundleDir(name), "manifest.cbor"))
 	return err == nil
+}
+
+// Bundles returns the names of the complete bundles stored.
+func (s *Store) Bundles() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(s.root, bundlesDir))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && s.HasBundle(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
 }
 
 // PutBundle makes the bundle directory name by calling write on a temporary
