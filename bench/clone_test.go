@@ -124,6 +124,7 @@ type provider struct {
 	hash papi.Hash
 	addr string // the libp2p multiaddr, with /p2p/
 	id   peer.ID
+	ai   peer.AddrInfo
 	tcp  string
 }
 
@@ -168,7 +169,7 @@ func startProvider(b testing.TB, size int64) provider {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return provider{hash: h, addr: f[2], id: ai.ID, tcp: f[3]}
+	return provider{hash: h, addr: f[2], id: ai.ID, ai: *ai, tcp: f[3]}
 }
 
 // toFile copies r into a new file under dir and syncs it, as a clone
@@ -238,6 +239,10 @@ func contenders(client *papi.Peer, prov provider, dir string) map[string]func(te
 			return n
 		},
 		"tls-stream": func(t testing.TB) int64 {
+			// The connection papi's clone uses, or a new one if it ran first.
+			if err := client.Host().Connect(context.Background(), prov.ai); err != nil {
+				t.Fatal(err)
+			}
 			s, err := client.Host().Libp2p().NewStream(context.Background(), prov.id, rawProto)
 			if err != nil {
 				t.Fatal(err)
