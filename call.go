@@ -15,12 +15,15 @@ import (
 
 // lookup finds what serves target: a bundle hash, or an API hash.
 func (p *Peer) lookup(target string) (*Server, error) {
-	h, err := ParseHash(target)
-	if err != nil {
-		return nil, errorf(ErrMalformed, "target: %w", err)
-	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
+	h, ok := p.targets[target]
+	if !ok {
+		var err error
+		if h, err = ParseHash(target); err != nil {
+			return nil, errorf(ErrMalformed, "target: %w", err)
+		}
+	}
 	if s, ok := p.bundle[h]; ok {
 		return s, nil
 	}

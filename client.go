@@ -28,8 +28,9 @@ import (
 type Client struct {
 	peer     *Peer
 	remote   peer.ID
-	dialed   Hash // what the caller asked for: a bundle hash or an API hash
-	bundle   Hash // the bundle the remote serves for it
+	dialed   Hash   // what the caller asked for: a bundle hash or an API hash
+	bundle   Hash   // the bundle the remote serves for it
+	target   string // bundle as a string, what each call is addressed to: made once, not per call
 	apiHash  Hash
 	spec     *Spec
 	manifest *manifest
@@ -208,7 +209,7 @@ func (p *Peer) connectedToAsk() []peer.ID {
 		if err != nil {
 			continue
 		}
-		if len(protos) == 0 || slices.Contains(protos, transport.ProtocolRPC) {
+		if len(protos) == 0 || slices.Contains(protos, transport.ProtocolRPC) || slices.Contains(protos, transport.ProtocolRPC1) {
 			ask = append(ask, id)
 		}
 	}
@@ -291,7 +292,7 @@ func (p *Peer) tryProvider(ctx context.Context, c *dialConfig, h Hash, ai peer.A
 	}
 	return &Client{
 		peer: p, remote: id, dialed: h, publishers: publishers, signatures: d.Signatures,
-		bundle: bundle, apiHash: newHash(codecCBOR, [32]byte(m.Spec)),
+		bundle: bundle, target: bundle.String(), apiHash: newHash(codecCBOR, [32]byte(m.Spec)),
 		spec: s, manifest: m, manifestBytes: d.Manifest, specBytes: d.Spec, seed: d.Seed, lineage: lineage,
 		checked: map[typeCheck]error{},
 	}, nil
@@ -477,7 +478,7 @@ func compareTypes(s *Spec, method string, req, resp reflect.Type) error {
 // the response's CBOR. It is the untyped form of Call, for tools: the server
 // still checks the request against the spec.
 func (c *Client) CallCBOR(ctx context.Context, method string, payload []byte) ([]byte, error) {
-	out, err := c.peer.host.Call(ctx, c.remote, c.bundle.String(), method, payload)
+	out, err := c.peer.host.Call(ctx, c.remote, c.target, method, payload)
 	if err != nil {
 		return nil, wireError(err)
 	}

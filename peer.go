@@ -48,7 +48,10 @@ type Peer struct {
 	mu     sync.RWMutex
 	bundle map[Hash]*Server   // by bundle hash
 	api    map[Hash][]*Server // by API hash, in the order they were served
-	closed bool
+	// targets are the hashes served, by the strings calls name them with:
+	// parsing a CID on every call cost more than the rest of finding its server.
+	targets map[string]Hash
+	closed  bool
 }
 
 // nameRecords are the records of names a peer holds: its own, those it was
@@ -264,7 +267,7 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start peer: %w", err)
 	}
-	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}, provideInterval: c.provideInterval, metrics: c.metrics,
+	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}, targets: map[string]Hash{}, provideInterval: c.provideInterval, metrics: c.metrics,
 		ownSandbox: c.ownSandbox, cacheSet: c.cacheSet, sandboxConfig: c.sandbox}
 	p.names.held = map[Name]*NameRecord{}
 	p.names.announced = map[Name]bool{}

@@ -126,8 +126,10 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 		return nil, fmt.Errorf("bundle %s is already served", b.hash)
 	}
 	p.bundle[b.hash] = s
+	p.targets[b.hash.String()] = b.hash
 	for _, h := range s.apis {
 		p.api[h] = append(p.api[h], s)
+		p.targets[h.String()] = h
 	}
 	if len(p.discovery) > 0 {
 		go p.announce(s)
@@ -285,6 +287,7 @@ func (p *Peer) unserve(s *Server) {
 	defer p.mu.Unlock()
 	if p.bundle[s.b.hash] == s {
 		delete(p.bundle, s.b.hash)
+		delete(p.targets, s.b.hash.String())
 	}
 	for _, h := range s.apis {
 		list := p.api[h]
@@ -296,6 +299,7 @@ func (p *Peer) unserve(s *Server) {
 		}
 		if len(list) == 0 {
 			delete(p.api, h)
+			delete(p.targets, h.String())
 		} else {
 			p.api[h] = list
 		}

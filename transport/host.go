@@ -1,5 +1,6 @@
 // Package transport is papi's network layer: an embedded libp2p host, the
-// RPC session protocol on go-libp2p-gorpc with the limits gorpc lacks, raw
+// RPC session protocol (papi's own frames, and the older one on
+// go-libp2p-gorpc with the limits gorpc lacks), raw
 // streams for large bodies and dataset bytes, and peer discovery.
 //
 // Package papi is what applications use. transport is the one other package
@@ -36,7 +37,8 @@ import (
 
 // The protocols papi speaks, versioned so that a later papi can speak both.
 const (
-	ProtocolRPC  protocol.ID = "/papi/rpc/1.0.0"  // gorpc streaming sessions
+	ProtocolRPC  protocol.ID = "/papi/rpc/2.0.0"  // sessions of wire's frames on a raw stream
+	ProtocolRPC1 protocol.ID = "/papi/rpc/1.0.0"  // gorpc streaming sessions, for peers that speak no other
 	ProtocolBody protocol.ID = "/papi/body/1.0.0" // large requests and responses, raw
 )
 
@@ -329,16 +331,17 @@ func New(ctx context.Context, o Options) (*Host, error) {
 func onLibp2p(ctx context.Context, lh host.Host, limits Limits, log *slog.Logger, off *offenders) (*Host, error) {
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{h: lh, log: log, limits: limits, ctx: hctx, cancel: cancel, bodies: newBodyStore(), offenders: off}
-	limited := &limitedHost{Host: lh, proto: ProtocolRPC, limits: limits, offenders: off}
+	limited := &limitedHost{Host: lh, proto: ProtocolRPC1, limits: limits, offenders: off}
 	h.server = newServer(h)
-	h.rpcServer = rpc.NewServer(limited, ProtocolRPC, rpc.WithStreamBufferSize(0))
+	h.rpcServer = rpc.NewServer(limited, ProtocolRPC1, rpc.WithStreamBufferSize(0))
 	if err := h.rpcServer.RegisterName(rpcServiceName, &rpcService{s: h.server}); err != nil {
 		lh.Close()
 		cancel()
 		return nil, fmt.Errorf("register rpc service: %w", err)
 	}
-	h.rpcClient = rpc.NewClient(limited, ProtocolRPC)
+	h.rpcClient = rpc.NewClient(limited, ProtocolRPC1)
 	h.clients.sessions = map[peer.ID]*session{}
+	lh.SetStreamHandler(ProtocolRPC, h.server.serveSession)
 	lh.SetStreamHandler(ProtocolBody, h.server.serveBody)
 	return h, nil
 }
@@ -390,8 +393,8 @@ func resourceManager(l Limits) (network.ResourceManager, error) {
 			ConnsInbound:  rcmgr.LimitVal(l.ConnsPerPeer),
 			ConnsOutbound: rcmgr.LimitVal(l.ConnsPerPeer),
 		},
-		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: perPeer, ProtocolBody: perPeer, ProtocolData: dataPeer},
-		Protocol:     map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: all, ProtocolBody: bodyAll, ProtocolData: dataAll},
+		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: perPeer, ProtocolRPC1: perPeer, ProtocolBody: perPeer, ProtocolData: dataPeer},
+		Protocol:     map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: all, ProtocolRPC1: all, ProtocolBody: bodyAll, ProtocolData: dataAll},
 	}
 	limits := cfg.Build(base)
 	opts := []rcmgr.Option{rcmgr.WithLimitPerSubnet(
