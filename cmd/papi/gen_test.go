@@ -2,10 +2,11 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/papi-dev/papi/internal/gomodtest"
 )
 
 // TestGenGoCallsALiveServer is papi gen go as a consumer uses it: on the
@@ -77,8 +78,8 @@ func main() {
 	fmt.Println(errors.Is(err, papi.ErrPrecondition))
 }
 `
-	dir := goModule(t, map[string]string{"booths/booths.go": string(src), "main.go": program})
-	got := goRun(t, dir, ".", pv.addr)
+	dir := gomodtest.Module(t, filepath.Join("..", ".."), "example.com/consumer", map[string]string{"booths/booths.go": string(src), "main.go": program})
+	got := gomodtest.Run(t, dir, ".", pv.addr)
 	if want := "bcn-002 Institut Jaume Balmes\nbcn-001 Escola Pia de Sant Antoni\ntrue\n"; got != want {
 		t.Fatalf("the program using the generated client printed\n%s\nwant\n%s", got, want)
 	}
@@ -107,50 +108,4 @@ func TestGenErrors(t *testing.T) {
 	if _, stderr, code := runPapi(t, "gen", dir); code != exitUsage || !strings.Contains(stderr, "usage: papi gen LANG HASH|NAME|DIR") {
 		t.Fatalf("papi gen without a language: exit %d %q", code, stderr)
 	}
-}
-
-// goModule writes a module in a temporary directory with the given files
-// (paths relative to it) that requires this checkout of papi by a replace
-// directive, with papi's go.sum, so that it builds offline from the module
-// cache the tests already use.
-func goModule(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	files["go.mod"] = "module example.com/consumer\n\ngo 1.26\n\nrequire github.com/papi-dev/papi v0.0.0\n\nreplace github.com/papi-dev/papi => " + root + "\n"
-	files["go.sum"] = string(sum)
-	for name, content := range files {
-		path := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-// goRun runs the main package pkg of the module in dir with args and
-// returns what it printed. The module proxy is off: everything comes from
-// the module cache.
-func goRun(t *testing.T, dir, pkg string, args ...string) string {
-	t.Helper()
-	cmd := exec.CommandContext(t.Context(), "go", append([]string{"run", pkg}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off", "GOTOOLCHAIN=local")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go run %s: %v\n%s", pkg, err, stderr.String())
-	}
-	return string(out)
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/papi-dev/papi"
+	"github.com/papi-dev/papi/internal/gomodtest"
 	"github.com/papi-dev/papi/internal/spec"
 )
 
@@ -97,7 +98,7 @@ func main() {
 }
 `
 	out := t.TempDir()
-	goRun(t, goModule(t, files), ".", out)
+	gomodtest.Run(t, gomodtest.Module(t, filepath.Join("..", ".."), "example.com/papigen", files), ".", out)
 	for _, name := range slices.Sorted(maps.Keys(originals)) {
 		t.Run(name, func(t *testing.T) {
 			b, err := papi.OpenBundle(filepath.Join(out, name))
@@ -242,7 +243,7 @@ func main() {
 }
 `
 	out := t.TempDir()
-	goRun(t, goModule(t, files), ".", out)
+	gomodtest.Run(t, gomodtest.Module(t, filepath.Join("..", ".."), "example.com/papigen", files), ".", out)
 	bundles := map[string]*papi.Bundle{}
 	for _, e := range entries {
 		name, _, _ := strings.Cut(strings.Trim(e, `"`), `"`)
