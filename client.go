@@ -289,7 +289,7 @@ func (p *Peer) tryProvider(ctx context.Context, c *dialConfig, h Hash, ai peer.A
 	}
 	return &Client{
 		peer: p, remote: id, dialed: h, publishers: publishers, signatures: d.Signatures,
-		bundle: bundle, apiHash: newHash(codecCBOR, [32]byte(m.Spec)),
+		bundle: bundle, apiHash: newHash(codecCBOR, m.specDigest()),
 		spec: s, manifest: m, manifestBytes: d.Manifest, specBytes: d.Spec, seed: d.Seed,
 		checked: map[typeCheck]error{},
 	}, nil
@@ -307,10 +307,10 @@ func verifyDescription(h Hash, d description) (*manifest, *spec.Spec, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if !byBundle && !bytes.Equal(m.Spec, want[:]) {
+	if !byBundle && m.specDigest() != want {
 		return nil, nil, errorf(ErrHashMismatch, "provider's manifest names another spec than %s", h)
 	}
-	s, err := decodeSpec(d.Spec, [32]byte(m.Spec))
+	s, err := decodeSpec(d.Spec, m.specDigest())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -44,9 +44,10 @@
 // # Bundles and hashes
 //
 // [API.Bundle] puts the spec together with datasets ([Data], [DataFile],
-// [DataReader]) into a [Bundle]. Everything is encoded as deterministic CBOR
-// (RFC 8949 core deterministic encoding) and hashed with BLAKE3, so a bundle
-// has two content addresses, written as CIDv1 strings ([Hash]):
+// [DataReader]) into a [Bundle]. Spec and manifest are encoded as DAG-CBOR
+// (RFC 8949 core deterministic encoding as IPFS reads it, with CID links to
+// the parts) and hashed with BLAKE3, so a bundle has two content addresses,
+// written as CIDv1 strings ([Hash]):
 //
 //   - the API hash names the spec alone: this interface;
 //   - the bundle hash names the manifest, which names the spec, every
