@@ -164,6 +164,16 @@
 // punching replaces it with a direct one. [Peer.Reachability] reports what the
 // peer has learnt of its own reachability.
 //
+// # IPFS
+//
+// A bundle is also an IPFS DAG: the manifest links the spec and every
+// dataset by CID, and each dataset has a UnixFS view (raw 256 KiB BLAKE3
+// leaves under balanced dag-pb nodes, as IPFS would import the same bytes)
+// whose root the manifest records beside the bao root. Every peer answers
+// bitswap from the bundles it serves, reading leaves from the dataset files,
+// within the limits of its own protocols and SeedRate; so an IPFS node can
+// pin, fetch and verify a bundle from a papi peer, and serve it again.
+//
 // # Errors
 //
 // Every failed call returns an [*Error] with a [Code]; the code and the
