@@ -31,6 +31,7 @@ type Bundle struct {
 
 	datasets []*Dataset // sorted by name
 	parent   Hash
+	lineage  []ancestor // the APIs this one derives from, the parent first
 
 	manifestBytes []byte
 	hash          Hash
@@ -41,8 +42,8 @@ type Bundle struct {
 	signatures []signature // by publishers, over hash; not part of what is hashed
 }
 
-func newBundle(s *spec.Spec, specBytes []byte, datasets []*Dataset, parent Hash, api *API, code *Dataset) (*Bundle, error) {
-	b := &Bundle{spec: s, specBytes: specBytes, apiHash: hashBytes(codecCBOR, specBytes), parent: parent, api: api, code: code}
+func newBundle(s *spec.Spec, specBytes []byte, datasets []*Dataset, parent Hash, api *API, code *Dataset, lineage []ancestor) (*Bundle, error) {
+	b := &Bundle{spec: s, specBytes: specBytes, apiHash: hashBytes(codecCBOR, specBytes), parent: parent, api: api, code: code, lineage: lineage}
 	b.datasets = slices.Clone(datasets)
 	slices.SortFunc(b.datasets, func(x, y *Dataset) int { return strings.Compare(x.name, y.name) })
 	if len(b.datasets) > maxDatasets {
@@ -120,7 +121,7 @@ func (b *Bundle) WithData(datasets ...*Dataset) (*Bundle, error) {
 			merged = append(merged, d)
 		}
 	}
-	return newBundle(b.spec, b.specBytes, merged, b.hash, b.api, b.code)
+	return newBundle(b.spec, b.specBytes, merged, b.hash, b.api, b.code, b.lineage)
 }
 
 // File names of a bundle directory.
@@ -152,6 +153,9 @@ func (b *Bundle) WriteDir(dir string) error {
 		}
 	}
 	if err := writeSignatures(dir, b.signatures); err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	if err := writeLineage(dir, b.lineage); err != nil {
 		return fmt.Errorf("write bundle: %w", err)
 	}
 	// The manifest goes last: a directory with a manifest is complete.
@@ -238,6 +242,10 @@ func openBundleDir(dir string, object func(e manifestEntry, path string) (*Datas
 	if err != nil {
 		return nil, err
 	}
+	lineage, err := readLineage(dir, m.Lineage)
+	if err != nil {
+		return nil, err
+	}
 	datasets := make([]*Dataset, 0, len(m.Datasets))
 	for _, e := range m.Datasets {
 		d, err := object(e, filepath.Join(dir, dataDir, e.Name))
@@ -252,7 +260,7 @@ func openBundleDir(dir string, object func(e manifestEntry, path string) (*Datas
 			return nil, err
 		}
 	}
-	b, err := bundleFromManifest(m, mb, s, sb, datasets, code)
+	b, err := bundleFromManifest(m, mb, s, sb, datasets, code, lineage)
 	if err != nil {
 		return nil, err
 	}
@@ -304,12 +312,12 @@ func readSignatures(dir string, h Hash) ([]signature, error) {
 
 // bundleFromManifest assembles a bundle from parts that were verified against
 // manifest m, and checks that the result hashes to the manifest's bytes.
-func bundleFromManifest(m *manifest, mb []byte, s *spec.Spec, sb []byte, datasets []*Dataset, code *Dataset) (*Bundle, error) {
+func bundleFromManifest(m *manifest, mb []byte, s *spec.Spec, sb []byte, datasets []*Dataset, code *Dataset, lineage []ancestor) (*Bundle, error) {
 	var parent Hash
 	if m.Parent != nil {
 		parent = newHash(codecCBOR, [32]byte(m.Parent))
 	}
-	b, err := newBundle(s, sb, datasets, parent, nil, code)
+	b, err := newBundle(s, sb, datasets, parent, nil, code, lineage)
 	if err != nil {
 		return nil, err
 	}
@@ -367,14 +375,15 @@ func decodeSpec(b []byte, want [32]byte) (*spec.Spec, error) {
 // early when it is given something else.
 var streamMagic = []byte("papi-bundle\x00\x01")
 
-// WriteTo writes the bundle as one byte stream: a magic string, the manifest
-// and the spec, each behind its length as a uvarint, then every dataset's
+// WriteTo writes the bundle as one byte stream: a magic string, the manifest,
+// the spec and the specs of its ancestors (Extends), each behind its length
+// as a uvarint, then every dataset's
 // bytes in manifest order, then the code's, if any. ReadBundle reads it back.
 func (b *Bundle) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
 	bw := bufio.NewWriterSize(cw, 1<<20)
 	bw.Write(streamMagic)
-	for _, part := range [][]byte{b.manifestBytes, b.specBytes} {
+	for _, part := range append([][]byte{b.manifestBytes, b.specBytes}, lineageBytes(b.lineage)...) {
 		bw.Write(binary.AppendUvarint(nil, uint64(len(part))))
 		bw.Write(part)
 	}
@@ -441,6 +450,16 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read bundle: %w", err)
 	}
+	specs := make([][]byte, len(m.Lineage))
+	for i := range specs {
+		if specs[i], err = readPart(br, maxSpecBytes); err != nil {
+			return nil, fmt.Errorf("read bundle: lineage: %w", err)
+		}
+	}
+	lineage, err := verifyLineage(m.Lineage, specs)
+	if err != nil {
+		return nil, fmt.Errorf("read bundle: %w", err)
+	}
 	var total uint64
 	datasets := make([]*Dataset, 0, len(m.Datasets)+1)
 	entries := m.Datasets
@@ -466,7 +485,7 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 	if m.Code != nil {
 		code, datasets = datasets[len(datasets)-1], datasets[:len(datasets)-1]
 	}
-	return bundleFromManifest(m, mb, s, sb, datasets, code)
+	return bundleFromManifest(m, mb, s, sb, datasets, code, lineage)
 }
 
 func readPart(br *bufio.Reader, limit uint64) ([]byte, error) {

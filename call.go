@@ -15,12 +15,15 @@ import (
 
 // lookup finds what serves target: a bundle hash, or an API hash.
 func (p *Peer) lookup(target string) (*Server, error) {
-	h, err := ParseHash(target)
-	if err != nil {
-		return nil, errorf(ErrMalformed, "target: %w", err)
-	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
+	h, ok := p.targets[target]
+	if !ok {
+		var err error
+		if h, err = ParseHash(target); err != nil {
+			return nil, errorf(ErrMalformed, "target: %w", err)
+		}
+	}
 	if s, ok := p.bundle[h]; ok {
 		return s, nil
 	}
@@ -40,6 +43,10 @@ type description struct {
 	Manifest   []byte      `cbor:"manifest"`
 	Spec       []byte      `cbor:"spec"`
 	Signatures []signature `cbor:"sigs,omitempty"`
+	// Lineage is the specs of the APIs the bundle's derives from, in the
+	// manifest's order, so that a dialer of one of them can judge the
+	// bundle's API against it, and a clone can keep them.
+	Lineage [][]byte `cbor:"lineage,omitempty"`
 	// Seed is set by a peer that serves the bundle without handlers, so
 	// that a dialer for calls looks further. It is not covered by the hash:
 	// a peer that lies about it only loses callers or gets calls it fails.
@@ -68,7 +75,7 @@ func (p *Peer) handle(ctx context.Context, req *transport.Request) *transport.Re
 		return errorResponse(err)
 	}
 	if req.Method == describeMethod {
-		out, err := canon.Marshal(description{Manifest: s.b.manifestBytes, Spec: s.b.specBytes, Signatures: s.b.signatures, Seed: s.api == nil && s.code == nil})
+		out, err := canon.Marshal(description{Manifest: s.b.manifestBytes, Spec: s.b.specBytes, Signatures: s.b.signatures, Lineage: lineageBytes(s.b.lineage), Seed: s.api == nil && s.code == nil})
 		if err != nil {
 			return errorResponse(err)
 		}

@@ -28,12 +28,14 @@ import (
 type Client struct {
 	peer     *Peer
 	remote   peer.ID
-	dialed   Hash // what the caller asked for: a bundle hash or an API hash
-	bundle   Hash // the bundle the remote serves for it
+	dialed   Hash   // what the caller asked for: a bundle hash or an API hash
+	bundle   Hash   // the bundle the remote serves for it
+	target   string // bundle as a string, what each call is addressed to: made once, not per call
 	apiHash  Hash
 	spec     *Spec
 	manifest *manifest
 	seed     bool // the remote seeds the bundle without handlers
+	lineage  []ancestor
 
 	manifestBytes, specBytes []byte // verified, for Clone to store
 	publishers               []peer.ID
@@ -207,7 +209,7 @@ func (p *Peer) connectedToAsk() []peer.ID {
 		if err != nil {
 			continue
 		}
-		if len(protos) == 0 || slices.Contains(protos, transport.ProtocolRPC) {
+		if len(protos) == 0 || slices.Contains(protos, transport.ProtocolRPC) || slices.Contains(protos, transport.ProtocolRPC1) {
 			ask = append(ask, id)
 		}
 	}
@@ -254,8 +256,9 @@ func (p *Peer) candidates(ctx context.Context, named []peer.AddrInfo, key mh.Mul
 	return candidates
 }
 
-// descriptionDecoder reads a provider's answer: manifest, spec and signatures.
-var descriptionDecoder = canon.NewDecoder(canon.Limits{MaxBytes: maxManifestBytes + maxSpecBytes + 64<<10, MaxDepth: 4, MaxElements: maxSignatures})
+// descriptionDecoder reads a provider's answer: manifest, spec, ancestor
+// specs and signatures.
+var descriptionDecoder = canon.NewDecoder(canon.Limits{MaxBytes: maxManifestBytes + maxSpecBytes + maxLineageBytes + 64<<10, MaxDepth: 4, MaxElements: max(maxSignatures, maxLineage)})
 
 func (p *Peer) tryProvider(ctx context.Context, c *dialConfig, h Hash, ai peer.AddrInfo) (*Client, error) {
 	id := ai.ID
@@ -275,7 +278,7 @@ func (p *Peer) tryProvider(ctx context.Context, c *dialConfig, h Hash, ai peer.A
 	if err := descriptionDecoder.Unmarshal(out, &d); err != nil {
 		return nil, errorf(ErrMalformed, "description: %w", err)
 	}
-	m, s, err := verifyDescription(h, d)
+	m, s, lineage, err := verifyDescription(h, d)
 	if err != nil {
 		return nil, err
 	}
@@ -289,32 +292,47 @@ func (p *Peer) tryProvider(ctx context.Context, c *dialConfig, h Hash, ai peer.A
 	}
 	return &Client{
 		peer: p, remote: id, dialed: h, publishers: publishers, signatures: d.Signatures,
-		bundle: bundle, apiHash: newHash(codecCBOR, m.specDigest()),
-		spec: s, manifest: m, manifestBytes: d.Manifest, specBytes: d.Spec, seed: d.Seed,
+		bundle: bundle, target: bundle.String(), apiHash: newHash(codecCBOR, m.specDigest()),
+		spec: s, manifest: m, manifestBytes: d.Manifest, specBytes: d.Spec, seed: d.Seed, lineage: lineage,
 		checked: map[typeCheck]error{},
 	}, nil
 }
 
 // verifyDescription checks a provider's manifest and spec against the hash
-// that was dialed, whether it names the bundle or only its API.
-func verifyDescription(h Hash, d description) (*manifest, *spec.Spec, error) {
+// that was dialed, whether it names the bundle, its API, or an API that
+// the bundle's derives from and keeps working.
+func verifyDescription(h Hash, d description) (*manifest, *spec.Spec, []ancestor, error) {
 	want := h.Digest()
 	byBundle := blake3.Sum256(d.Manifest) == want
-	if !byBundle && blake3.Sum256(d.Spec) != want {
-		return nil, nil, errorf(ErrHashMismatch, "provider's answer for %s hashes to neither its manifest nor its spec", h)
-	}
+	bySpec := !byBundle && blake3.Sum256(d.Spec) == want
 	m, err := decodeManifest(d.Manifest)
 	if err != nil {
-		return nil, nil, err
+		if !byBundle && !bySpec {
+			err = errorf(ErrHashMismatch, "provider's answer for %s hashes to neither its manifest nor its spec", h)
+		}
+		return nil, nil, nil, err
 	}
-	if !byBundle && m.specDigest() != want {
-		return nil, nil, errorf(ErrHashMismatch, "provider's manifest names another spec than %s", h)
+	byAncestor := !byBundle && !bySpec && slices.ContainsFunc(m.Lineage, func(d []byte) bool { return bytes.Equal(d, want[:]) })
+	if !byBundle && !bySpec && !byAncestor {
+		return nil, nil, nil, errorf(ErrHashMismatch, "provider's answer for %s hashes to neither its manifest nor its spec", h)
+	}
+	if bySpec && m.specDigest() != want {
+		return nil, nil, nil, errorf(ErrHashMismatch, "provider's manifest names another spec than %s", h)
 	}
 	s, err := decodeSpec(d.Spec, m.specDigest())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return m, s, nil
+	lineage, err := verifyLineage(m.Lineage, d.Lineage)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if byAncestor {
+		if _, err := answersFor(want, s, lineage); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return m, s, lineage, nil
 }
 
 // wireError turns what the transport returned into papi's error.
@@ -335,6 +353,8 @@ func wireError(err error) error {
 }
 
 // Spec returns the remote bundle's spec, verified against the dialed hash.
+// When the dialed hash is an API the remote's derives from (Extends), it is
+// the remote's own spec, which keeps the dialed API's callers working.
 func (c *Client) Spec() *Spec { return c.spec }
 
 // Hash returns the hash of the bundle the client calls: the dialed hash, or,
@@ -375,12 +395,26 @@ func (c *Client) Publishers() []peer.ID { return slices.Clone(c.publishers) }
 // RemotePeer returns the peer the client calls.
 func (c *Client) RemotePeer() peer.ID { return c.remote }
 
+// Relayed reports whether the client reaches its peer only through a relay
+// now: true while every connection to the peer is relayed, false once hole
+// punching or a dial has made a direct one (calls then move to it), and
+// false with no connection at all, as the next call dials again.
+func (c *Client) Relayed() bool { return c.peer.host.Relayed(c.remote) }
+
 // Call calls method on the bundle c is dialed to, with a typed request and
 // response. Before the first call of a method with these types, Req and Resp
-// are checked against the remote spec: a difference is an error matching
-// ErrSpecMismatch that names the field, says what the local type and the
-// remote spec each have there, and what to change in the local type. A request that breaks a condition of
-// the spec is refused before it is sent (ErrPrecondition).
+// are checked against the remote spec by shape, with the rules of
+// compatibility (see the package documentation): they need not be the
+// author's types. A request type may leave out the spec's conditions or
+// have looser ones, and pointers where the spec requires a value: the
+// server enforces the spec, and a request that breaks it gets
+// ErrPrecondition. A response type may leave out fields and may use values
+// where the spec has pointers. What cannot work, a field the remote does not
+// know, a required one missing, another type, a response condition
+// tighter than the remote's, is an error matching ErrSpecMismatch that names
+// the field, says what the local type and the remote spec each have there,
+// and what to change in the local type. A request that breaks a condition
+// of the local type is refused before it is sent (ErrPrecondition).
 func Call[Req, Resp any](ctx context.Context, c *Client, method string, req Req) (Resp, error) {
 	var resp Resp
 	reqCheck, err := c.checkTypes(method, reflect.TypeFor[Req](), reflect.TypeFor[Resp]())
@@ -428,23 +462,23 @@ func compareTypes(s *Spec, method string, req, resp reflect.Type) error {
 	if !ok {
 		return errorf(ErrUnknownMethod, "%s has no method %q", s.Name, method)
 	}
-	local := func(part string, t reflect.Type, remote *Schema) error {
-		if err := spec.CompareType(t, remote, s.Defs); err != nil {
-			return errorf(ErrSpecMismatch, "%s %s: local type %s does not match the remote spec: %w", method, part, t, err)
+	local := func(dir spec.Direction, t reflect.Type, remote *Schema) error {
+		if err := spec.CheckType(t, dir, remote, s.Defs); err != nil {
+			return errorf(ErrSpecMismatch, "%s %s: local type %s cannot talk to the remote spec: %w", method, dir, t, err)
 		}
 		return nil
 	}
-	if err := local("request", req, m.Request); err != nil {
+	if err := local(spec.Request, req, m.Request); err != nil {
 		return err
 	}
-	return local("response", resp, m.Response)
+	return local(spec.Response, resp, m.Response)
 }
 
 // CallCBOR calls method with a request already encoded as CBOR and returns
 // the response's CBOR. It is the untyped form of Call, for tools: the server
 // still checks the request against the spec.
 func (c *Client) CallCBOR(ctx context.Context, method string, payload []byte) ([]byte, error) {
-	out, err := c.peer.host.Call(ctx, c.remote, c.bundle.String(), method, payload)
+	out, err := c.peer.host.Call(ctx, c.remote, c.target, method, payload)
 	if err != nil {
 		return nil, wireError(err)
 	}

@@ -156,6 +156,9 @@ func (p *Peer) Clone(ctx context.Context, h Hash, opts ...CloneOption) (*Bundle,
 		if err := writeSignatures(dir, cloneSignatures(same)); err != nil {
 			return err
 		}
+		if err := writeLineage(dir, first.lineage); err != nil {
+			return err
+		}
 		if err := writeFileAtomic(filepath.Join(dir, specFile), func(w io.Writer) error { _, err := w.Write(first.specBytes); return err }); err != nil {
 			return err
 		}
@@ -239,6 +242,11 @@ const (
 	piecesPerBlock     = 16
 	workersPerProvider = 2
 	pipelineDepth      = 2
+	// writesQueued is how many verified blocks may wait for the disk
+	// while the streams go on: a write that stalls (the disk busy with
+	// something else, writeback catching up) no longer stops the stream
+	// its worker reads, at 4 MiB of memory a block.
+	writesQueued = 4
 )
 
 type block struct{ offset, length int64 }
@@ -407,6 +415,41 @@ func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f io.Writer
 		errs = append(errs, fmt.Errorf("peer %s: %w", c.remote, err))
 		mu.Unlock()
 	}
+	// Verified blocks go to the disk from one goroutine, in the order
+	// they were verified; a block counts as done once it is written.
+	// Buffers go round between the workers and the writer: one per worker
+	// and one per queued write, made when first needed.
+	writes := make(chan verifiedBlock, writesQueued)
+	bufs := make(chan []byte, workersPerProvider*len(providers)+writesQueued)
+	for range cap(bufs) {
+		bufs <- nil
+	}
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for w := range writes {
+			if ctx.Err() == nil {
+				if _, err := f.WriteAt(w.buf[:w.length], w.offset); err != nil {
+					mu.Lock()
+					if writeErr == nil {
+						writeErr = err
+					}
+					mu.Unlock()
+					cancel()
+				} else {
+					if verified != nil {
+						verified(w.offset, w.length)
+					}
+					prog.add(w.length, w.length)
+					p.metrics.cloned(w.length)
+					if remaining.Add(-1) == 0 {
+						close(todo)
+					}
+				}
+			}
+			bufs <- w.buf
+		}
+	}()
 	for _, c := range providers {
 		bad := new(atomic.Bool)
 		for range workersPerProvider {
@@ -422,7 +465,6 @@ func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f io.Writer
 				// A stream read does not watch ctx: reset the stream when it ends.
 				stop := context.AfterFunc(ctx, func() { ds.Reset() })
 				defer stop()
-				buf := make([]byte, piecesPerBlock*PieceSize)
 				// Up to pipelineDepth blocks are asked for ahead of the one being
 				// read, so the stream is busy while a block is verified and written.
 				var asked []block
@@ -437,8 +479,13 @@ func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f io.Writer
 						var b block
 						var ok bool
 						if len(asked) == 0 {
-							if b, ok = <-todo; !ok {
-								return // every block is done
+							select {
+							case b, ok = <-todo:
+								if !ok {
+									return // every block is done
+								}
+							case <-ctx.Done():
+								return
 							}
 						} else {
 							select {
@@ -468,36 +515,32 @@ func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f io.Writer
 						}
 					}
 					b := asked[0]
-					if err := readBlock(ds, f, ob, root, b, buf); err != nil {
+					var buf []byte
+					select {
+					case buf = <-bufs:
+					case <-ctx.Done():
 						giveBack()
-						var werr *writeError
-						if errors.As(err, &werr) {
-							mu.Lock()
-							if writeErr == nil {
-								writeErr = werr.err
-							}
-							mu.Unlock()
-							cancel()
-							return
-						}
+						return
+					}
+					if buf == nil {
+						buf = make([]byte, piecesPerBlock*PieceSize)
+					}
+					if err := readBlock(ds, ob, root, b, buf); err != nil {
+						bufs <- buf
+						giveBack()
 						ds.Reset()
 						drop(c, bad, err)
 						return
 					}
 					asked = asked[1:]
-					if verified != nil {
-						verified(b.offset, b.length)
-					}
-					prog.add(b.length, b.length)
-					p.metrics.cloned(b.length)
-					if remaining.Add(-1) == 0 {
-						close(todo)
-					}
+					writes <- verifiedBlock{b, buf}
 				}
 			}()
 		}
 	}
 	wg.Wait()
+	close(writes)
+	<-written
 	switch {
 	case writeErr != nil:
 		return fmt.Errorf("write to store: %w", writeErr)
@@ -509,13 +552,15 @@ func (p *Peer) fetchBlocks(ctx context.Context, providers []*Client, f io.Writer
 	return errorf(ErrNoProvider, "every provider failed: %w", errors.Join(errs...))
 }
 
-type writeError struct{ err error }
+// verifiedBlock is a block read and verified, waiting to be written.
+type verifiedBlock struct {
+	block
+	buf []byte
+}
 
-func (w *writeError) Error() string { return w.err.Error() }
-
-// readBlock reads the answer to a block's range request, verifies every
-// piece of it and writes it to the store's partial file.
-func readBlock(ds *transport.DataStream, f io.WriterAt, ob []byte, root [32]byte, b block, buf []byte) error {
+// readBlock reads the answer to a block's range request into buf and
+// verifies every piece of it.
+func readBlock(ds *transport.DataStream, ob []byte, root [32]byte, b block, buf []byte) error {
 	data := buf[:b.length]
 	if err := ds.ReadRange(data); err != nil {
 		return err
@@ -525,9 +570,6 @@ func readBlock(ds *transport.DataStream, f io.WriterAt, ob []byte, root [32]byte
 		if !verifyPiece(piece, ob, b.offset+off, root) {
 			return &CorruptPieceError{Offset: b.offset + off, Length: int64(len(piece))}
 		}
-	}
-	if _, err := f.WriteAt(data, b.offset); err != nil {
-		return &writeError{err}
 	}
 	return nil
 }

@@ -161,7 +161,7 @@ func BundleModule(ctx context.Context, wasm []byte, datasets ...*Dataset) (*Bund
 	}
 	code := &Dataset{name: codeFile}
 	code.setBytes(wasm)
-	return newBundle(s, sb, datasets, Hash{}, nil, code)
+	return newBundle(s, sb, datasets, Hash{}, nil, code, nil)
 }
 
 // WithCode returns a bundle of b's spec and datasets served by another
@@ -176,7 +176,7 @@ func (b *Bundle) WithCode(ctx context.Context, wasm []byte) (*Bundle, error) {
 	if nb.apiHash != b.apiHash {
 		return nil, errorf(ErrSpecMismatch, "module declares API %s, the bundle's is %s", nb.apiHash, b.apiHash)
 	}
-	return newBundle(b.spec, b.specBytes, b.datasets, b.hash, b.api, nb.code)
+	return newBundle(b.spec, b.specBytes, b.datasets, b.hash, b.api, nb.code, b.lineage)
 }
 
 // loadCode compiles b's module (once per process and hash; from the

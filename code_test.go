@@ -193,7 +193,7 @@ func TestCodeRefused(t *testing.T) {
 	b := portableBundle(t, portableStations)
 	t.Run("spec differs from the manifest's", func(t *testing.T) {
 		other := boothsBundle(t)
-		forged, err := newBundle(other.spec, other.specBytes, b.datasets, Hash{}, nil, b.code)
+		forged, err := newBundle(other.spec, other.specBytes, b.datasets, Hash{}, nil, b.code, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

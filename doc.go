@@ -41,6 +41,64 @@
 // a caller in any language that leaves one out, or sends null where the
 // spec has none, gets ErrPrecondition naming the field as missing.
 //
+// # Compatibility
+//
+// One set of rules says whether a new spec keeps the callers of an old one
+// working. `papi diff OLD NEW` lists every change with its verdict and
+// exits 1 when one breaks, for a project's own CI as `buf breaking` is
+// used; [Call] asks the same rules whether the caller's Go types can talk
+// to the remote spec; and a derived API ([Extends]) must pass them against
+// its parent.
+//
+// A schema is a set of values, and a change to it widens the set (a
+// looser condition, a type that holds more), narrows it, or does both (a
+// changed pattern, another type). Callers keep sending what the old spec
+// allowed, so a request may only widen; callers expect only what the old
+// spec allowed, so a response may only narrow. This is JSON Schema's
+// subschema relation (Habib et al., "Finding Data Compatibility Bugs with
+// JSON Subschema Checking", ISSTA 2021) applied per direction, as Confluent
+// Schema Registry's backward and forward compatibility do. Change by change:
+//
+//   - method added: compatible; removed: breaking; renamed (removed, and
+//     another added that takes and gives the same): breaking, as a call
+//     names its method (buf's RPC_NO_DELETE, SERVICE_NO_DELETE).
+//   - request field added optional: compatible; added required: breaking;
+//     removed or renamed: breaking, as callers still send it and the new
+//     spec knows no such field (protobuf and buf's FIELD_NO_DELETE,
+//     FIELD_SAME_JSON_NAME; oasdiff's request-property-removed).
+//   - response field added: compatible, as readers ignore fields they do
+//     not know (protobuf's rule for unknown fields); removed: compatible if
+//     it was optional, breaking if it was required; renamed: breaking.
+//   - optional to required: breaking in a request, compatible in a
+//     response; required to optional the other way round. Value to pointer
+//     (nullable, optional) is the same pair of rules: compatible in a
+//     request, breaking in a response; pointer to value the reverse.
+//   - type widened (integer to number, int32 to int64, float to double,
+//     date-time to any text): compatible in a request, breaking in a
+//     response; narrowed: the reverse. Any other change of type, an object
+//     to a map, text to bytes: breaking both ways (buf's FIELD_SAME_TYPE).
+//   - a condition (minimum, maximum, minLength, maxLength, minItems,
+//     maxItems) loosened or removed: compatible in a request, breaking in a
+//     response; tightened or added: the reverse, as oasdiff judges
+//     request-property-max-decreased and response-property-max-increased.
+//     An enum value added widens and one removed narrows; a pattern added
+//     narrows, removed widens, changed does both, as whether one regular
+//     expression matches less than another is not decided.
+//   - descriptions, the name and the version: compatible, listed.
+//
+// A derived API, papi.New(name, version, papi.Extends(parent)), where the
+// parent is a bundle, a client or a stored hash, records the parent bundle
+// and every ancestor API in its manifest and carries their specs. Its
+// bundles are refused when they break the parent's callers, unless
+// [NewLine] says the API starts a new line. A server answers dials and
+// calls addressed to each ancestor it keeps working, and announces itself
+// under their hashes; a dialer of an ancestor judges the two specs itself
+// before it accepts the answer.
+//
+// $refs are followed on both sides, so a definition renamed is no change;
+// a definition walked once per direction ends recursion; a definition
+// reached from a request and from a response is judged for each.
+//
 // # Bundles and hashes
 //
 // [API.Bundle] puts the spec together with datasets ([Data], [DataFile],
@@ -64,8 +122,18 @@
 //
 // # Serving
 //
-// [Serve] serves a bundle from a libp2p host embedded in the process: TCP
-// and QUIC, Noise and TLS, libp2p's resource manager. A [Peer] is that host;
+// [Serve] serves a bundle from a libp2p host embedded in the process: TCP,
+// QUIC, WebTransport and WebRTC-direct, Noise and TLS, libp2p's resource
+// manager. The last two are on by default because they are what a web page
+// can dial (a browser opens no raw TCP or QUIC connection): their
+// addresses carry the hash of the peer's self-signed certificate
+// (/certhash/…), which the browser checks instead of a certificate
+// authority, so any peer is reachable from a page with no domain name and
+// no setup. [ListenAddrs] replaces the default; leave out
+// /webtransport and /webrtc-direct to keep browsers out. WebTransport
+// certificates last two weeks and rotate; an address lists the current
+// and the next certificate, so a page holding an address from before a
+// rotation still connects. A [Peer] is that host;
 // the package-level functions use a default one, and [NewPeer] makes others
 // (with a persistent identity, [IdentityFile]). One peer serves any number
 // of bundles. A server lives until the context given to Serve ends or
@@ -130,7 +198,9 @@
 // verifies them against the hash and returns a [Client]. Dialing a bundle
 // hash requires that exact data; dialing an API hash reaches any peer that
 // serves the interface. [Call] makes a typed call; the local types are
-// checked against the remote spec first. [Client.CallJSON] is the untyped
+// checked against the remote spec first, by shape: a caller's own structs,
+// with the wire names in their tags and no conditions, work, as the server
+// enforces the spec (see Compatibility). [Client.CallJSON] is the untyped
 // form for tools. Handlers learn who calls with [CallerFromContext].
 //
 // A caller need not copy the author's types: the command papi gen go
@@ -161,8 +231,11 @@
 // A peer behind a NAT is reached through [NATTraversal] (port mapping,
 // AutoNAT, hole punching) and, failing that, through relays it names with
 // [Relays]: calls and clones then run over the relayed connection until hole
-// punching replaces it with a direct one. [Peer.Reachability] reports what the
-// peer has learnt of its own reachability.
+// punching replaces it with a direct one, and the calls move to it
+// ([Client.Relayed] says which way they go now). [Peer.Reachability] reports
+// what the peer has learnt of its own reachability; [ForceReachability]
+// states it instead. A peer of the application's own with a public address
+// relays for the others with [RelayService], within [RelayLimit].
 //
 // # IPFS
 //

@@ -28,6 +28,11 @@ type manifest struct {
 	// fetch every bundle it derives from.
 	Parent []byte        `cbor:"parent,omitempty"`
 	Code   *manifestCode `cbor:"code,omitempty"`
+	// Lineage names the APIs the bundle's API derives from (Extends), by
+	// spec digest, the parent first. Like Parent these are digests, not
+	// links: the ancestors' specs travel beside the bundle, not inside its
+	// DAG. A bundle without has no such entry.
+	Lineage [][]byte `cbor:"lineage,omitempty"`
 }
 
 // manifestCode names the bundle's handlers: a WebAssembly module, by hash,
@@ -66,7 +71,7 @@ var (
 // newManifest describes b, whose datasets are sorted, named once each and
 // free of errors.
 func newManifest(b *Bundle) (manifest, error) {
-	m := manifest{Format: manifestFormat, Spec: canon.Link{Cid: b.apiHash.c}}
+	m := manifest{Format: manifestFormat, Spec: canon.Link{Cid: b.apiHash.c}, Lineage: lineageDigests(b.lineage)}
 	for _, d := range b.datasets {
 		e, err := d.manifestEntry()
 		if err != nil {
@@ -127,6 +132,9 @@ func decodeManifest(b []byte) (*manifest, error) {
 	}
 	if m.Parent != nil && len(m.Parent) != 32 {
 		return nil, errorf(ErrMalformed, "manifest: parent hash of %d bytes, want 32", len(m.Parent))
+	}
+	if err := checkLineageDigests(&m); err != nil {
+		return nil, errorf(ErrMalformed, "manifest: %w", err)
 	}
 	if c := m.Code; c != nil {
 		switch {

@@ -66,6 +66,9 @@ type API struct {
 	methods map[string]*method
 	builder *spec.Builder
 	errs    []error // every declaration error, in order: Spec and Bundle report them all
+
+	parent  Parent // Extends
+	newLine bool   // NewLine: the parent's callers may break
 }
 
 // method is one declared method with what it needs to run a call: the
@@ -271,7 +274,11 @@ func (a *API) Bundle(datasets ...*Dataset) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newBundle(s, sb, datasets, Hash{}, a, nil)
+	parent, lineage, err := a.lineageOf(s, hashBytes(codecCBOR, sb))
+	if err != nil {
+		return nil, err
+	}
+	return newBundle(s, sb, datasets, parent, a, nil, lineage)
 }
 
 func (a *API) lookup(name string) (*method, bool) {

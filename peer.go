@@ -14,6 +14,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	relayv2 "github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/relay"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -51,7 +52,10 @@ type Peer struct {
 	mu     sync.RWMutex
 	bundle map[Hash]*Server   // by bundle hash
 	api    map[Hash][]*Server // by API hash, in the order they were served
-	closed bool
+	// targets are the hashes served, by the strings calls name them with:
+	// parsing a CID on every call cost more than the rest of finding its server.
+	targets map[string]Hash
+	closed  bool
 }
 
 // nameRecords are the records of names a peer holds: its own, those it was
@@ -67,17 +71,20 @@ type nameRecords struct {
 type peerConfig struct {
 	transport transport.Options
 	// discovery makes each source of providers once the host exists.
-	discovery       []func(ctx context.Context, h *transport.Host) (transport.Discovery, error)
-	provideInterval time.Duration
-	metrics         *metrics
-	seed            transport.SeedLimits
-	sandbox         sandbox.Config
-	ownSandbox      bool
-	cacheSet        bool
-	publicDHT       bool
-	identityFile    string                // read or made by NewPeer
-	registerer      prometheus.Registerer // registered with by NewPeer
-	err             error                 // the first option that failed
+	discovery          []func(ctx context.Context, h *transport.Host) (transport.Discovery, error)
+	provideInterval    time.Duration
+	metrics            *metrics
+	seed               transport.SeedLimits
+	sandbox            sandbox.Config
+	ownSandbox         bool
+	cacheSet           bool
+	publicDHT          bool
+	relayService       bool
+	relayLimit         *relayv2.RelayLimit
+	forcedReachability Reachability
+	identityFile       string                // read or made by NewPeer
+	registerer         prometheus.Registerer // registered with by NewPeer
+	err                error                 // the first option that failed
 }
 
 // finish does what options leave to NewPeer, the I/O: reading the identity
@@ -85,6 +92,9 @@ type peerConfig struct {
 func (c *peerConfig) finish() error {
 	if c.err != nil {
 		return c.err
+	}
+	if c.relayService {
+		c.transport.Libp2pOptions = append(c.transport.Libp2pOptions, c.relayServiceOption())
 	}
 	if c.identityFile != "" {
 		k, err := loadOrCreateKey(c.identityFile)
@@ -184,8 +194,11 @@ func ResourceLimits(l transport.Limits) PeerOption {
 	return peerOptionFunc(func(c *peerConfig) error { c.transport.Limits = l; return nil })
 }
 
-// ListenAddrs sets the multiaddrs the peer listens on. The default is TCP
-// and QUIC on every interface, IPv4 and IPv6, on ports the system picks.
+// ListenAddrs sets the multiaddrs the peer listens on. The default is TCP,
+// QUIC, WebTransport and WebRTC-direct on every interface, IPv4 and IPv6, on
+// ports the system picks; the last two are what web pages dial. Addresses
+// given here replace the default, so a peer that names only TCP and QUIC is
+// out of browsers' reach.
 func ListenAddrs(addrs ...string) PeerOption {
 	return peerOptionFunc(func(c *peerConfig) error {
 		for _, a := range addrs {
@@ -260,11 +273,12 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start peer: %w", err)
 	}
-	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}, provideInterval: c.provideInterval, metrics: c.metrics,
+	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}, targets: map[string]Hash{}, provideInterval: c.provideInterval, metrics: c.metrics,
 		ownSandbox: c.ownSandbox, cacheSet: c.cacheSet, sandboxConfig: c.sandbox, publicDHT: c.publicDHT, blocks: newBlockView()}
 	p.names.held = map[Name]*NameRecord{}
 	p.names.announced = map[Name]bool{}
 	p.ctx, p.stop = context.WithCancel(context.Background())
+	p.reachability.Store(int32(c.forcedReachability))
 	if p.provideInterval <= 0 {
 		p.provideInterval = 12 * time.Hour
 	}
@@ -295,7 +309,7 @@ var (
 
 // DefaultPeer returns the Peer that the package-level Serve, Dial and Clone
 // use, starting it on first use with default options and NATTraversal: it
-// listens on every interface, TCP and QUIC, and asks the router to forward
+// listens on every interface, TCP, QUIC, WebTransport and WebRTC-direct, and asks the router to forward
 // a port. A start that fails is tried again on the next use. Close it to
 // stop it (its bundles with it); the next use starts a new one. A program
 // that wants other options, or several peers, makes its own with NewPeer.

@@ -22,6 +22,9 @@ type Server struct {
 	// presence checks each method's request bytes for required fields
 	// before any handler, native or sandboxed, decodes them.
 	presence map[string]*spec.Presence
+	// apis are the API hashes the server answers for: its bundle's, then
+	// those of the ancestors it keeps working (Extends).
+	apis []Hash
 
 	drainTimeout time.Duration
 	policy       Policy
@@ -74,7 +77,8 @@ func Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Server, error)
 }
 
 // Serve makes b callable by other peers, by its bundle hash and by its API
-// hash, until ctx ends or the Server is closed; when ctx ends, the server
+// hash, and by the API hash of each ancestor (Extends) whose callers b's API
+// keeps working, until ctx ends or the Server is closed; when ctx ends, the server
 // closes as Server.Close does, draining calls in flight. ctx also bounds
 // what Serve does before it returns, such as loading the bundle's
 // WebAssembly handlers. One peer serves any number of bundles.
@@ -103,6 +107,7 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 		}
 	}
 	s := &Server{peer: p, b: b, api: c.api, code: code, drainTimeout: c.drainTimeout, policy: c.policy, ipfsOffered: make(chan struct{})}
+	s.apis = append([]Hash{b.apiHash}, compatibleAncestors(b.spec, b.lineage)...)
 	if s.api != nil || s.code != nil {
 		var err error
 		if s.presence, err = presenceChecks(b.spec); err != nil {
@@ -122,7 +127,11 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 		return nil, fmt.Errorf("bundle %s is already served", b.hash)
 	}
 	p.bundle[b.hash] = s
-	p.api[b.apiHash] = append(p.api[b.apiHash], s)
+	p.targets[b.hash.String()] = b.hash
+	for _, h := range s.apis {
+		p.api[h] = append(p.api[h], s)
+		p.targets[h.String()] = h
+	}
 	if len(p.discovery) > 0 {
 		go p.announce(s)
 	}
@@ -134,9 +143,13 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 }
 
 // announce tells every discovery source that this peer provides s's bundle
-// and API hashes, until s is closed.
+// hash and the API hashes it answers for, until s is closed.
 func (p *Peer) announce(s *Server) {
-	p.announceKeys(s.ctx, []mh.Multihash{s.b.hash.Multihash(), s.b.apiHash.Multihash()})
+	keys := []mh.Multihash{s.b.hash.Multihash()}
+	for _, h := range s.apis {
+		keys = append(keys, h.Multihash())
+	}
+	p.announceKeys(s.ctx, keys)
 }
 
 // announceKeys tells every discovery source that this peer provides keys,
@@ -277,18 +290,22 @@ func (p *Peer) unserve(s *Server) {
 	defer p.mu.Unlock()
 	if p.bundle[s.b.hash] == s {
 		delete(p.bundle, s.b.hash)
+		delete(p.targets, s.b.hash.String())
 	}
-	list := p.api[s.b.apiHash]
-	for i, x := range list {
-		if x == s {
-			list = append(list[:i:i], list[i+1:]...)
-			break
+	for _, h := range s.apis {
+		list := p.api[h]
+		for i, x := range list {
+			if x == s {
+				list = append(list[:i:i], list[i+1:]...)
+				break
+			}
 		}
-	}
-	if len(list) == 0 {
-		delete(p.api, s.b.apiHash)
-	} else {
-		p.api[s.b.apiHash] = list
+		if len(list) == 0 {
+			delete(p.api, h)
+			delete(p.targets, h.String())
+		} else {
+			p.api[h] = list
+		}
 	}
 }
 

@@ -136,3 +136,64 @@ func FuzzWireMessages(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSessionFrames reads what a peer sends on a ProtocolRPC session as a
+// server and as a client do: frames within the limit, decoded as calls and
+// as replies. What decodes encodes back to what decodes the same.
+func FuzzSessionFrames(f *testing.F) {
+	var seed []byte
+	for _, c := range []wire.Call{
+		{ID: 1, Target: "bafkrei", Method: "Nearest", Payload: []byte{0xa1, 0x61, 'x', 1}},
+		{ID: 2, Kind: wire.KindCancel},
+		{ID: 1 << 40, Timeout: int64(time.Second), Method: "m"},
+	} {
+		seed = append(seed, callFrame(&c)...)
+	}
+	f.Add(seed)
+	f.Add(append(wire.AppendReplyHeader(nil, &wire.Reply{ID: 7, Code: 3, Message: "bad", Payload: []byte("d")}), 'd'))
+	f.Add(wire.AppendReplyHeader(nil, &wire.Reply{ID: 8, Token: make([]byte, 16), Size: 1 << 30}))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		fr := newFrameReader(&fakeConn{Reader: bytes.NewReader(in)}, 1<<16, time.Second)
+		for range 8 {
+			n, err := fr.next()
+			if err != nil {
+				return
+			}
+			if n > 1<<16 {
+				t.Fatalf("frame of %d bytes past the limit", n)
+			}
+			b, err := fr.body(n)
+			if err != nil {
+				return
+			}
+			var c wire.RawCall
+			if wire.DecodeCall(b, &c) == nil {
+				again := wire.Call{ID: c.ID, Kind: c.Kind, Timeout: c.Timeout, Target: string(c.Target), Method: string(c.Method), Payload: c.Payload}
+				frame := callFrame(&again)
+				fr2 := newFrameReader(&fakeConn{Reader: bytes.NewReader(frame)}, 1<<16, time.Second)
+				n2, err := fr2.next()
+				if err != nil {
+					t.Fatalf("a call re-encoded does not frame: %v", err)
+				}
+				b2, _ := fr2.body(n2)
+				var c2 wire.RawCall
+				if err := wire.DecodeCall(b2, &c2); err != nil || c2.ID != c.ID || c2.Kind != c.Kind || c2.Timeout != c.Timeout ||
+					!bytes.Equal(c2.Target, c.Target) || !bytes.Equal(c2.Method, c.Method) || !bytes.Equal(c2.Payload, c.Payload) {
+					t.Fatalf("call %+v re-encoded decodes as %+v, %v", c, c2, err)
+				}
+			}
+			var r wire.Reply
+			if wire.DecodeReply(b, &r) == nil {
+				frame := append(wire.AppendReplyHeader(nil, &r), r.Payload...)
+				var r2 wire.Reply
+				n2, k := binary.Uvarint(frame)
+				if k <= 0 || int(n2) != len(frame)-k || wire.DecodeReply(frame[k:], &r2) != nil ||
+					r2.ID != r.ID || r2.Code != r.Code || r2.Message != r.Message || r2.Size != r.Size ||
+					!bytes.Equal(r2.Token, r.Token) || !bytes.Equal(r2.Payload, r.Payload) {
+					t.Fatalf("reply %+v re-encoded decodes as %+v", r, r2)
+				}
+			}
+		}
+	})
+}

@@ -1,5 +1,6 @@
 // Package transport is papi's network layer: an embedded libp2p host, the
-// RPC session protocol on go-libp2p-gorpc with the limits gorpc lacks, raw
+// RPC session protocol (papi's own frames, and the older one on
+// go-libp2p-gorpc with the limits gorpc lacks), raw
 // streams for large bodies and dataset bytes, and peer discovery.
 //
 // Package papi is what applications use. transport is the one other package
@@ -36,15 +37,17 @@ import (
 
 // The protocols papi speaks, versioned so that a later papi can speak both.
 const (
-	ProtocolRPC  protocol.ID = "/papi/rpc/1.0.0"  // gorpc streaming sessions
+	ProtocolRPC  protocol.ID = "/papi/rpc/2.0.0"  // sessions of wire's frames on a raw stream
+	ProtocolRPC1 protocol.ID = "/papi/rpc/1.0.0"  // gorpc streaming sessions, for peers that speak no other
 	ProtocolBody protocol.ID = "/papi/body/1.0.0" // large requests and responses, raw
 )
 
 // Options configure a Host. The zero value is a host with a fresh identity
 // listening on every interface.
 type Options struct {
-	// ListenAddrs are multiaddrs to listen on. The default is TCP and QUIC
-	// on every IPv4 and IPv6 interface, on ports the system picks.
+	// ListenAddrs are multiaddrs to listen on. The default,
+	// DefaultListenAddrs, is TCP, QUIC, WebTransport and WebRTC-direct on
+	// every IPv4 and IPv6 interface, on ports the system picks.
 	ListenAddrs []string
 	// PrivateKey is the host's identity; nil means a fresh Ed25519 key.
 	PrivateKey crypto.PrivKey
@@ -256,16 +259,27 @@ type Host struct {
 	closeOnce sync.Once
 }
 
-// DefaultListenAddrs are where a host listens unless told otherwise.
+// DefaultListenAddrs are where a host listens unless told otherwise. The
+// WebTransport and WebRTC-direct addresses are what a web page can dial: a
+// browser opens no raw TCP or QUIC connection, and these two let it check
+// the host's self-signed certificate against the certhash in the address,
+// with no certificate authority and no domain name. They are on by default
+// so that a page reaches any papi peer without its author knowing in
+// advance; the cost is two more UDP sockets and two certificates made at
+// start. They are go-libp2p's own defaults too.
 var DefaultListenAddrs = []string{
 	"/ip4/0.0.0.0/tcp/0",
 	"/ip4/0.0.0.0/udp/0/quic-v1",
+	"/ip4/0.0.0.0/udp/0/quic-v1/webtransport",
+	"/ip4/0.0.0.0/udp/0/webrtc-direct",
 	"/ip6/::/tcp/0",
 	"/ip6/::/udp/0/quic-v1",
+	"/ip6/::/udp/0/quic-v1/webtransport",
+	"/ip6/::/udp/0/webrtc-direct",
 }
 
-// New starts a host: TCP and QUIC, Noise and TLS, and libp2p's resource
-// manager with limits for papi's protocols.
+// New starts a host: TCP, QUIC, WebTransport and WebRTC-direct, Noise and
+// TLS, and libp2p's resource manager with limits for papi's protocols.
 func New(ctx context.Context, o Options) (*Host, error) {
 	limits := o.Limits.withDefaults()
 	log := o.Logger
@@ -317,16 +331,17 @@ func New(ctx context.Context, o Options) (*Host, error) {
 func onLibp2p(ctx context.Context, lh host.Host, limits Limits, log *slog.Logger, off *offenders) (*Host, error) {
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{h: lh, log: log, limits: limits, ctx: hctx, cancel: cancel, bodies: newBodyStore(), offenders: off}
-	limited := &limitedHost{Host: lh, proto: ProtocolRPC, limits: limits, offenders: off}
+	limited := &limitedHost{Host: lh, proto: ProtocolRPC1, limits: limits, offenders: off}
 	h.server = newServer(h)
-	h.rpcServer = rpc.NewServer(limited, ProtocolRPC, rpc.WithStreamBufferSize(0))
+	h.rpcServer = rpc.NewServer(limited, ProtocolRPC1, rpc.WithStreamBufferSize(0))
 	if err := h.rpcServer.RegisterName(rpcServiceName, &rpcService{s: h.server}); err != nil {
 		lh.Close()
 		cancel()
 		return nil, fmt.Errorf("register rpc service: %w", err)
 	}
-	h.rpcClient = rpc.NewClient(limited, ProtocolRPC)
+	h.rpcClient = rpc.NewClient(limited, ProtocolRPC1)
 	h.clients.sessions = map[peer.ID]*session{}
+	lh.SetStreamHandler(ProtocolRPC, h.server.serveSession)
 	lh.SetStreamHandler(ProtocolBody, h.server.serveBody)
 	return h, nil
 }
@@ -378,8 +393,8 @@ func resourceManager(l Limits) (network.ResourceManager, error) {
 			ConnsInbound:  rcmgr.LimitVal(l.ConnsPerPeer),
 			ConnsOutbound: rcmgr.LimitVal(l.ConnsPerPeer),
 		},
-		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: perPeer, ProtocolBody: perPeer, ProtocolData: dataPeer},
-		Protocol:     map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: all, ProtocolBody: bodyAll, ProtocolData: dataAll},
+		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: perPeer, ProtocolRPC1: perPeer, ProtocolBody: perPeer, ProtocolData: dataPeer},
+		Protocol:     map[protocol.ID]rcmgr.ResourceLimits{ProtocolRPC: all, ProtocolRPC1: all, ProtocolBody: bodyAll, ProtocolData: dataAll},
 	}
 	limits := cfg.Build(base)
 	opts := []rcmgr.Option{rcmgr.WithLimitPerSubnet(

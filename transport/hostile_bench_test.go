@@ -190,9 +190,9 @@ func (a *attackers) open(ctx context.Context, proto protocol.ID) (network.Stream
 	return nil, ctx.Err()
 }
 
-// session opens an RPC session, as rawSession does.
+// session opens a gorpc RPC session, as rawSession does.
 func (a *attackers) session(ctx context.Context) (network.Stream, error) {
-	s, err := a.open(ctx, ProtocolRPC)
+	s, err := a.open(ctx, ProtocolRPC1)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +211,7 @@ func attackGarbage(ctx context.Context, a *attackers) {
 		for j := range junk {
 			junk[j] = byte(r.Uint32())
 		}
-		s, err := a.open(ctx, []protocol.ID{ProtocolRPC, ProtocolBody, ProtocolData}[i%3])
+		s, err := a.open(ctx, []protocol.ID{ProtocolRPC, ProtocolRPC1, ProtocolBody, ProtocolData}[i%4])
 		if err != nil {
 			return
 		}
@@ -224,7 +224,7 @@ func attackGarbage(ctx context.Context, a *attackers) {
 func attackStreams(ctx context.Context, a *attackers) {
 	var held []network.Stream
 	for i := 0; i < 10000 && ctx.Err() == nil; i++ {
-		s, err := a.current().Libp2p().NewStream(ctx, a.server.ID(), []protocol.ID{ProtocolRPC, ProtocolBody, ProtocolData}[i%3])
+		s, err := a.current().Libp2p().NewStream(ctx, a.server.ID(), []protocol.ID{ProtocolRPC, ProtocolRPC1, ProtocolBody, ProtocolData}[i%4])
 		if err != nil {
 			continue // past the stream limit: refused, not barred
 		}

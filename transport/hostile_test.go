@@ -35,7 +35,7 @@ func TestTenThousandStreams(t *testing.T) {
 	)
 	sem := make(chan struct{}, 64)
 	for i := range 10000 {
-		proto := []protocol.ID{ProtocolRPC, ProtocolBody, ProtocolData}[i%3]
+		proto := []protocol.ID{ProtocolRPC, ProtocolRPC1, ProtocolBody, ProtocolData}[i%4]
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
@@ -91,7 +91,7 @@ func TestGarbageOnEveryProtocol(t *testing.T) {
 		// the last one barred.
 		attacker := newHost(t, Limits{})
 		connect(t, attacker, server)
-		proto := []protocol.ID{ProtocolRPC, ProtocolBody, ProtocolData}[i%3]
+		proto := []protocol.ID{ProtocolRPC, ProtocolRPC1, ProtocolBody, ProtocolData}[i%4]
 		s, err := attacker.Libp2p().NewStream(t.Context(), server.ID(), proto)
 		if err != nil {
 			t.Fatal(err)

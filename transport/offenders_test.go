@@ -12,6 +12,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+
+	"github.com/papi-dev/papi/internal/wire"
 )
 
 // TestOffendersAreCutOffAndBarred has a peer break each of papi's protocols
@@ -41,6 +43,24 @@ func TestOffendersAreCutOffAndBarred(t *testing.T) {
 			time.Sleep(600 * time.Millisecond)
 			s.Write([]byte{'p'})
 		}},
+		{"frame announcing 4 GiB", true, func(t *testing.T, attacker, server *Host) {
+			s := framedSession(t, attacker, server)
+			s.Write(binary.AppendUvarint(nil, 4<<30))
+			s.Read(make([]byte, 1))
+		}},
+		{"frame trickled past the timeout", true, func(t *testing.T, attacker, server *Host) {
+			s := framedSession(t, attacker, server)
+			frame := callFrame(&wire.Call{ID: 1, Target: "t", Method: "echo", Payload: []byte("slow")})
+			s.Write(frame[:3])
+			time.Sleep(600 * time.Millisecond)
+			s.Write(frame[3:])
+			s.Read(make([]byte, 1))
+		}},
+		{"frame that does not decode", true, func(t *testing.T, attacker, server *Host) {
+			s := framedSession(t, attacker, server)
+			s.Write([]byte{3, 9, 1, 0}) // kind 9
+			s.Read(make([]byte, 1))
+		}},
 		{"body header that is not CBOR", true, func(t *testing.T, attacker, server *Host) {
 			s := newStream(t, attacker, server, ProtocolBody)
 			s.Write([]byte{5, 0xff, 0xff, 0xff, 0xff, 0xff})
@@ -54,6 +74,12 @@ func TestOffendersAreCutOffAndBarred(t *testing.T) {
 		{"stream reset in the middle of a message", false, func(t *testing.T, attacker, server *Host) {
 			s := rawSession(t, attacker, server).(network.Stream)
 			s.Write([]byte{0x81, 0xa1, 'p', 0xc4, 0x10, 'h', 'a', 'l', 'f'})
+			s.Reset()
+		}},
+		{"framed stream reset in the middle of a frame", false, func(t *testing.T, attacker, server *Host) {
+			s := framedSession(t, attacker, server)
+			frame := callFrame(&wire.Call{ID: 1, Target: "t", Method: "echo", Payload: []byte("half of it")})
+			s.Write(frame[:len(frame)/2])
 			s.Reset()
 		}},
 		{"body stream reset before its payload", false, func(t *testing.T, attacker, server *Host) {

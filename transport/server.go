@@ -42,6 +42,7 @@ type server struct {
 	h        *Host
 	handler  atomic.Pointer[Handler]
 	inflight sync.WaitGroup
+	workers  *workers
 
 	mu           sync.Mutex
 	perPeer      map[peer.ID]int
@@ -52,7 +53,7 @@ type server struct {
 }
 
 func newServer(h *Host) *server {
-	return &server{h: h, perPeer: map[peer.ID]int{}, bytesPerPeer: map[peer.ID]int64{}}
+	return &server{h: h, perPeer: map[peer.ID]int{}, bytesPerPeer: map[peer.ID]int64{}, workers: newWorkers(h.ctx.Done())}
 }
 
 // reservation is request memory held for one call of a peer, against
@@ -110,26 +111,38 @@ func (r *reservation) release() {
 // admit takes a place for one call of p among MaxCallsPerPeer and
 // MaxCalls, or refuses it; done gives the place back.
 func (s *server) admit(p peer.ID) (done func(), refused *Response) {
+	if refused := s.enter(p); refused != nil {
+		return nil, refused
+	}
+	return func() { s.leave(p) }, nil
+}
+
+// enter is admit without the closure, for the framed session, which keeps
+// what it needs to leave in one allocation per call.
+func (s *server) enter(p peer.ID) (refused *Response) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.perPeer[p] >= s.h.limits.MaxCallsPerPeer {
-		return nil, errResponse(codes.ResourceExhausted, "more than %d calls in flight from this peer", s.h.limits.MaxCallsPerPeer)
+		return errResponse(codes.ResourceExhausted, "more than %d calls in flight from this peer", s.h.limits.MaxCallsPerPeer)
 	}
 	if s.total >= s.h.limits.MaxCalls {
-		return nil, errResponse(codes.ResourceExhausted, "more than %d calls in flight", s.h.limits.MaxCalls)
+		return errResponse(codes.ResourceExhausted, "more than %d calls in flight", s.h.limits.MaxCalls)
 	}
 	s.perPeer[p]++
 	s.total++
 	s.inflight.Add(1)
-	return func() {
-		s.mu.Lock()
-		s.total--
-		if s.perPeer[p]--; s.perPeer[p] == 0 {
-			delete(s.perPeer, p)
-		}
-		s.mu.Unlock()
-		s.inflight.Done()
-	}, nil
+	return nil
+}
+
+// leave gives back a place enter took.
+func (s *server) leave(p peer.ID) {
+	s.mu.Lock()
+	s.total--
+	if s.perPeer[p]--; s.perPeer[p] == 0 {
+		delete(s.perPeer, p)
+	}
+	s.mu.Unlock()
+	s.inflight.Done()
 }
 
 // SetHandler sets the function that answers every call; until it is set,

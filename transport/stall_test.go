@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"slices"
 	"strconv"
@@ -43,6 +44,12 @@ func (s *server) heldTotal() int64 {
 // waits past MessageTimeout, and gives every byte and place back; an honest
 // caller is served throughout.
 func TestUnreadRepliesAreBounded(t *testing.T) {
+	for _, proto := range []string{"framed", "gorpc"} {
+		t.Run(proto, func(t *testing.T) { unreadRepliesAreBounded(t, proto == "framed") })
+	}
+}
+
+func unreadRepliesAreBounded(t *testing.T, framed bool) {
 	const kib = 1 << 10
 	limits := Limits{
 		MaxRequestBytes:         4 << 20,
@@ -53,7 +60,12 @@ func TestUnreadRepliesAreBounded(t *testing.T) {
 	server, client := pair(t, limits, echo)
 	attacker := newHost(t, limits)
 	connect(t, attacker, server)
-	s := rawSession(t, attacker, server)
+	var s io.Writer
+	if framed {
+		s = framedSession(t, attacker, server)
+	} else {
+		s = rawSession(t, attacker, server)
+	}
 
 	var msg bytes.Buffer
 	enc := codec.NewEncoder(&msg, &codec.MsgpackHandle{})
@@ -63,7 +75,12 @@ func TestUnreadRepliesAreBounded(t *testing.T) {
 		n := 0
 		for ; n < 200; n++ {
 			msg.Reset()
-			enc.Encode(&wire.Call{ID: uint64(n + 1), Target: "t", Method: "echo", Payload: payload})
+			c := &wire.Call{ID: uint64(n + 1), Target: "t", Method: "echo", Payload: payload}
+			if framed {
+				msg.Write(callFrame(c))
+			} else {
+				enc.Encode(c)
+			}
 			if _, err := s.Write(msg.Bytes()); err != nil {
 				break
 			}

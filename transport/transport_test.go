@@ -13,12 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/ugorji/go/codec"
 
 	rpc "github.com/libp2p/go-libp2p-gorpc"
 
 	"github.com/papi-dev/papi/internal/codes"
+	"github.com/papi-dev/papi/internal/wire"
 )
 
 // newHost starts a host on loopback TCP.
@@ -400,11 +402,11 @@ func sessionHeader() []byte {
 	return hdr.Bytes()
 }
 
-// rawSession opens a ProtocolRPC stream by hand and sends gorpc's header,
+// rawSession opens a ProtocolRPC1 stream by hand and sends gorpc's header,
 // as a hostile peer would before misbehaving.
 func rawSession(t testing.TB, from, to *Host) io.ReadWriteCloser {
 	t.Helper()
-	s, err := from.Libp2p().NewStream(t.Context(), to.ID(), ProtocolRPC)
+	s, err := from.Libp2p().NewStream(t.Context(), to.ID(), ProtocolRPC1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,6 +415,23 @@ func rawSession(t testing.TB, from, to *Host) io.ReadWriteCloser {
 	}
 	t.Cleanup(func() { s.Reset() })
 	return s
+}
+
+// framedSession opens a ProtocolRPC stream by hand, as a hostile peer
+// would before misbehaving.
+func framedSession(t testing.TB, from, to *Host) network.Stream {
+	t.Helper()
+	s, err := from.Libp2p().NewStream(t.Context(), to.ID(), ProtocolRPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Reset() })
+	return s
+}
+
+// callFrame is the whole frame of c, as a client sends it.
+func callFrame(c *wire.Call) []byte {
+	return append(wire.AppendCallHeader(nil, c), c.Payload...)
 }
 
 func TestHostileSessionAnnouncingGigabytes(t *testing.T) {
@@ -463,5 +482,50 @@ func TestTricklingSessionIsCutOff(t *testing.T) {
 	}
 	if _, err := client.Call(t.Context(), server.ID(), "t", "echo", []byte("x")); err != nil {
 		t.Fatalf("honest caller: %v", err)
+	}
+}
+
+// TestCallsReachAPeerThatSpeaksOnlyRPC1: a server of an older papi speaks
+// only the gorpc session protocol; calls to it go over that one, with the
+// same answers, errors and cancellation.
+func TestCallsReachAPeerThatSpeaksOnlyRPC1(t *testing.T) {
+	server, client := pair(t, Limits{}, echo)
+	// After the peers connected, as when a peer changes what it speaks:
+	// the client's peerstore still says it speaks ProtocolRPC.
+	server.Libp2p().RemoveStreamHandler(ProtocolRPC)
+	tests := []struct {
+		method, payload string
+		want            string
+		code            codes.Code
+	}{
+		{"echo", "over gorpc", "over gorpc", codes.OK},
+		{"code", strconv.Itoa(int(codes.NotFound)), "", codes.NotFound},
+		{"big", strconv.Itoa(2 << 20), "", codes.OK},
+	}
+	for _, tt := range tests {
+		out, err := client.Call(t.Context(), server.ID(), "t", tt.method, []byte(tt.payload))
+		var re *RemoteError
+		switch {
+		case tt.code != codes.OK:
+			if !errors.As(err, &re) || re.Code != tt.code {
+				t.Errorf("%s: %v, want code %v", tt.method, err, tt.code)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tt.method, err)
+		case tt.method == "big" && len(out) != 2<<20, tt.method != "big" && string(out) != tt.want:
+			t.Errorf("%s: %d bytes back", tt.method, len(out))
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := client.Call(ctx, server.ID(), "t", "sleep", []byte("10000")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a call past its deadline: %v", err)
+	}
+	s, err := client.session(server.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.stream != nil {
+		t.Fatal("the session to a peer without ProtocolRPC is a framed one")
 	}
 }

@@ -9,6 +9,7 @@
 //	papi call HASH|NAME METHOD JSON     call a method with a JSON request, print the JSON response
 //	papi clone HASH|NAME                clone a bundle into the store, with a progress bar
 //	papi openapi HASH|NAME|DIR          print the OpenAPI 3.1 document of a bundle
+//	papi diff OLD NEW                   list the changes from one API to another; exit 1 if one breaks callers
 //	papi resolve NAME                   print the newest record of a name
 //	papi gen go HASH|NAME|DIR           write Go types with their tags and a typed client for a bundle's spec
 //
@@ -40,6 +41,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/papi-dev/papi"
+	"github.com/papi-dev/papi/internal/spec"
 	"github.com/papi-dev/papi/internal/store"
 )
 
@@ -63,6 +65,7 @@ var commands = []command{
 	{"call", "HASH|NAME METHOD JSON", "call a method with a JSON request", runCall, true},
 	{"clone", "HASH|NAME", "clone a bundle into the local store", runClone, true},
 	{"openapi", "HASH|NAME|DIR", "print the bundle's OpenAPI 3.1 document", runOpenAPI, true},
+	{"diff", "OLD NEW", "list every change from the API of OLD to NEW (each HASH|NAME|DIR) with its verdict; exit 1 when one breaks OLD's callers", runDiff, true},
 	{"resolve", "NAME", "print the newest record of a name: sequence and bundle", runResolve, true},
 	{"gen", "LANG HASH|NAME|DIR", "write code for a bundle's spec: Go types with their tags and a typed client (LANG: go)", runGen, true},
 	{"gateway", "", "answer HTTP clients: calls, OpenAPI documents and datasets of any bundle, until interrupted", runGateway, true},
@@ -155,7 +158,7 @@ func (c command) flags(e *env, stderr io.Writer) *flag.FlagSet {
 		fset.Var(&e.providers, "provider", "multiaddr of a peer serving the hash, ending in /p2p/ID (repeatable)")
 		fset.Var(&e.dht, "dht", "join a private papi DHT through this peer (repeatable)")
 		fset.BoolVar(&e.mdns, "mdns", false, "find peers on the local network by mDNS")
-		fset.Var(&e.listen, "listen", "multiaddr to listen on (repeatable; default: all interfaces, TCP and QUIC)")
+		fset.Var(&e.listen, "listen", "multiaddr to listen on (repeatable; default: all interfaces, TCP, QUIC, WebTransport and WebRTC-direct)")
 		fset.DurationVar(&e.timeout, "timeout", time.Minute, "give up finding a provider after this long")
 		fset.StringVar(&e.store, "store", "", "store directory (default: papi under the user cache directory)")
 		fset.StringVar(&e.identity, "identity", "", "file with the peer's private key, made if missing (a publisher needs the same one every run)")
@@ -385,8 +388,41 @@ type inspection struct {
 	Bundle   string             `json:"bundle"`
 	API      string             `json:"api"`
 	Parent   string             `json:"parent,omitempty"`
+	Lineage  []inspectedStep    `json:"lineage,omitempty"`
 	Spec     *papi.Spec         `json:"spec"`
 	Datasets []inspectedDataset `json:"datasets"`
+}
+
+// inspectedStep is one step of an API's line of descent: the API it came
+// from, and the verdict of the step from it to the API after it (the
+// inspected API, for the parent), with the changes that break.
+type inspectedStep struct {
+	API      string   `json:"api"`
+	Name     string   `json:"name"`
+	Version  string   `json:"version"`
+	Verdict  string   `json:"verdict"`
+	Breaking []string `json:"breaking,omitempty"`
+	// Answered says whether a server of the inspected API answers dials
+	// for this ancestor: it does for those whose callers it keeps working.
+	Answered bool `json:"answered"`
+}
+
+// lineage is the line of descent of s, parent first, with the verdict of
+// each step.
+func lineage(s *papi.Spec, ancestors []papi.Ancestor) []inspectedStep {
+	out := make([]inspectedStep, len(ancestors))
+	next := s
+	for i, a := range ancestors {
+		step := inspectedStep{API: a.API.String(), Name: a.Spec.Name, Version: a.Spec.Version, Verdict: "compatible", Answered: a.Compatible}
+		for _, c := range spec.Diff(a.Spec, next) {
+			if c.Breaking {
+				step.Verdict = "breaking"
+				step.Breaking = append(step.Breaking, strings.TrimSpace(strings.TrimPrefix(c.String(), "breaking")))
+			}
+		}
+		out[i], next = step, a.Spec
+	}
+	return out
 }
 
 type inspectedDataset struct {
@@ -402,7 +438,7 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if b != nil {
-		out = inspection{Bundle: b.Hash().String(), API: b.APIHash().String(), Spec: b.Spec()}
+		out = inspection{Bundle: b.Hash().String(), API: b.APIHash().String(), Spec: b.Spec(), Lineage: lineage(b.Spec(), b.Ancestors())}
 		if p, ok := b.Parent(); ok {
 			out.Parent = p.String()
 		}
@@ -415,7 +451,7 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer closePeer()
-		out = inspection{Bundle: c.Hash().String(), API: c.APIHash().String(), Spec: c.Spec()}
+		out = inspection{Bundle: c.Hash().String(), API: c.APIHash().String(), Spec: c.Spec(), Lineage: lineage(c.Spec(), c.Ancestors())}
 		if p, ok := c.Parent(); ok {
 			out.Parent = p.String()
 		}
@@ -479,11 +515,34 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "published %s sequence %d\n", r.Name, r.Seq)
 	}
-	for _, a := range srv.Addrs() {
-		fmt.Fprintf(e.stdout, "  %s\n", a)
-	}
+	printAddrs(e.stdout, srv.Addrs())
 	<-ctx.Done()
 	return nil
+}
+
+// printAddrs lists the addresses Go peers dial first, then under a heading
+// those a web page can dial, whose certhash a page must be given whole.
+func printAddrs(w io.Writer, addrs []string) {
+	var web []string
+	for _, a := range addrs {
+		if forBrowsers(a) {
+			web = append(web, a)
+			continue
+		}
+		fmt.Fprintf(w, "  %s\n", a)
+	}
+	if len(web) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "for web pages (WebTransport, WebRTC-direct):")
+	for _, a := range web {
+		fmt.Fprintf(w, "  %s\n", a)
+	}
+}
+
+// forBrowsers reports whether a web page can dial addr.
+func forBrowsers(addr string) bool {
+	return strings.Contains(addr, "/webtransport/") || strings.Contains(addr, "/webrtc-direct/")
 }
 
 func runCall(ctx context.Context, e *env, args []string) error {
@@ -610,4 +669,68 @@ func runGateway(ctx context.Context, e *env, _ []string) error {
 		return err
 	}
 	return nil
+}
+
+// errBreaking is diff's verdict when a change breaks callers: the command
+// exits 1, as buf breaking does, so a project's CI can run it.
+var errBreaking = errors.New("breaking")
+
+func runDiff(ctx context.Context, e *env, args []string) error {
+	var p *papi.Peer
+	defer func() {
+		if p != nil {
+			p.Close()
+		}
+	}()
+	specs := make([]*papi.Spec, 2)
+	for i, arg := range args {
+		b, err := e.local(arg)
+		if err != nil {
+			return err
+		}
+		if b != nil {
+			specs[i] = b.Spec()
+			continue
+		}
+		if p == nil {
+			if p, err = e.peer(ctx); err != nil {
+				return err
+			}
+		}
+		h, err := e.target(ctx, p, arg)
+		if err != nil {
+			return err
+		}
+		dctx, cancel := context.WithTimeout(ctx, e.timeout)
+		c, err := p.Dial(dctx, h, e.dialOptions()...)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s: %w", arg, err)
+		}
+		specs[i] = c.Spec()
+	}
+	changes := spec.Diff(specs[0], specs[1])
+	broken := 0
+	for _, c := range changes {
+		fmt.Fprintln(e.stdout, c)
+		if c.Breaking {
+			broken++
+		}
+	}
+	switch {
+	case broken > 0:
+		return fmt.Errorf("%w: %d of %d changes break callers of %s %s", errBreaking, broken, len(changes), specs[0].Name, specs[0].Version)
+	case len(changes) == 0:
+		fmt.Fprintln(e.stdout, "no changes")
+	default:
+		fmt.Fprintf(e.stdout, "compatible: %d %s, none breaks callers of %s %s\n", len(changes), plural(len(changes)), specs[0].Name, specs[0].Version)
+	}
+	return nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return "change"
+	}
+	return "changes"
 }

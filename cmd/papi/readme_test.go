@@ -550,6 +550,13 @@ var checks = map[string]func(s *session, e *env, pos []string, out string) error
 		}
 		return nil
 	},
+	"diff": func(s *session, e *env, pos []string, out string) error {
+		// README diffs the test's one bundle with itself, found two ways.
+		if out != "no changes\n" {
+			return fmt.Errorf("want no changes")
+		}
+		return nil
+	},
 	"resolve": func(s *session, e *env, pos []string, out string) error {
 		m := resolvedRE.FindStringSubmatch(out)
 		if m == nil || m[1] != pos[0] || m[3] != s.names[pos[0]] {

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -76,6 +77,21 @@ func (s *Store) BundleDir(name string) string {
 func (s *Store) HasBundle(name string) bool {
 	_, err := os.Stat(filepath.Join(s.BundleDir(name), "manifest.cbor"))
 	return err == nil
+}
+
+// Bundles returns the names of the complete bundles stored.
+func (s *Store) Bundles() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(s.root, bundlesDir))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && s.HasBundle(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
 }
 
 // PutBundle makes the bundle directory name by calling write on a temporary
@@ -307,13 +323,23 @@ func (p *Partial) File() *os.File { return p.f }
 
 // WriteAt writes verified bytes to the partial file. Where the space could
 // not be reserved up front, a disk that fills up fails here with ErrNoRoom.
+//
+// Writes of writeBehindAt bytes or more start going to the disk at once
+// (on Linux), so that Commit's sync has little left to wait for.
 func (p *Partial) WriteAt(b []byte, off int64) (int, error) {
 	n, err := p.f.WriteAt(b, off)
 	if err != nil && noRoom(err) {
 		err = fmt.Errorf("%w: %w", ErrNoRoom, err)
 	}
+	if n >= writeBehindAt {
+		writeBehind(p.f, off, int64(n))
+	}
 	return n, err
 }
+
+// writeBehindAt is the least a write must be to start writeback at once:
+// a clone writes blocks of 4 MiB, and smaller writes are not worth a call.
+const writeBehindAt = 1 << 20
 
 // Commit syncs the partial file and renames it into place as a complete
 // object. The caller must have verified every piece.

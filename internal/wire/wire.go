@@ -1,6 +1,7 @@
-// Package wire holds the messages of papi's RPC session protocol. gorpc
-// encodes them with msgpack and requires exported types; they live here so
-// that users never see them.
+// Package wire holds the messages of papi's RPC session protocols. On the
+// first, gorpc encodes them with msgpack and requires exported types; on the
+// second they are framed by hand (frame.go). They live here so that users
+// never see them.
 package wire
 
 // Kinds of Call message.
