@@ -103,7 +103,7 @@ func (b *Bundle) Dataset(name string) (*Dataset, bool) {
 // Parent returns the hash of the bundle this one was derived from, if any.
 func (b *Bundle) Parent() (Hash, bool) { return b.parent, !b.parent.IsZero() }
 
-// Manifest returns the manifest's bytes: the deterministic CBOR that Hash is computed over.
+// Manifest returns the manifest's bytes: the DAG-CBOR that Hash is computed over.
 func (b *Bundle) Manifest() []byte { return slices.Clone(b.manifestBytes) }
 
 // WithData returns a bundle of the same API with datasets replaced or added by
