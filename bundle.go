@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/papi-dev/papi/internal/canon"
-	"github.com/papi-dev/papi/internal/guestabi"
 	"github.com/papi-dev/papi/internal/spec"
 	"lukechampine.com/blake3"
 )
@@ -43,52 +42,6 @@ type Bundle struct {
 	signatures []signature // by publishers, over hash; not part of what is hashed
 }
 
-// manifestFormat is the version of the manifest layout; a change to it
-// changes every bundle hash, so it is part of what is hashed.
-const manifestFormat = 1
-
-// manifest is the deterministic CBOR document a bundle hash is computed over.
-type manifest struct {
-	Format   uint64          `cbor:"papi"`
-	Spec     []byte          `cbor:"spec"`
-	Datasets []manifestEntry `cbor:"datasets,omitempty"`
-	Parent   []byte          `cbor:"parent,omitempty"`
-	Code     *manifestCode   `cbor:"code,omitempty"`
-	// Lineage names the APIs the bundle's API derives from (Extends), by
-	// spec digest, the parent first. A bundle without has no such entry, so
-	// its hash is what it was before APIs could derive.
-	Lineage [][]byte `cbor:"lineage,omitempty"`
-}
-
-// manifestCode names the bundle's handlers: a WebAssembly module, by hash,
-// and the version of the contract between module and host it was built for.
-// A bundle without code has no such entry, so its hash is what it was
-// before bundles could carry code.
-type manifestCode struct {
-	Hash []byte `cbor:"hash"`
-	Size uint64 `cbor:"size"`
-	ABI  uint64 `cbor:"abi"`
-}
-
-type manifestEntry struct {
-	Name string `cbor:"name"`
-	Hash []byte `cbor:"hash"`
-	Size uint64 `cbor:"size"`
-}
-
-// Limits on documents read from disk or from other peers.
-const (
-	maxManifestBytes = 1 << 20
-	maxSpecBytes     = 8 << 20
-	maxDatasets      = 1024
-	maxCodeBytes     = 1 << 30 // what a manifest may claim; Sandbox limits what a peer runs
-)
-
-var (
-	manifestDecoder = canon.NewDecoder(canon.Limits{MaxBytes: maxManifestBytes, MaxDepth: 8, MaxElements: maxDatasets})
-	specDecoder     = canon.NewDecoder(canon.Limits{MaxBytes: maxSpecBytes, MaxDepth: 200, MaxElements: 1 << 16})
-)
-
 func newBundle(s *spec.Spec, specBytes []byte, datasets []*Dataset, parent Hash, api *API, code *Dataset, lineage []ancestor) (*Bundle, error) {
 	b := &Bundle{spec: s, specBytes: specBytes, apiHash: hashBytes(codecCBOR, specBytes), parent: parent, api: api, code: code, lineage: lineage}
 	b.datasets = slices.Clone(datasets)
@@ -96,7 +49,6 @@ func newBundle(s *spec.Spec, specBytes []byte, datasets []*Dataset, parent Hash,
 	if len(b.datasets) > maxDatasets {
 		return nil, fmt.Errorf("bundle: %d datasets, limit %d", len(b.datasets), maxDatasets)
 	}
-	m := manifest{Format: manifestFormat, Spec: digestSlice(b.apiHash), Lineage: lineageDigests(lineage)}
 	for i, d := range b.datasets {
 		if d.err != nil {
 			return nil, d.err
@@ -104,18 +56,15 @@ func newBundle(s *spec.Spec, specBytes []byte, datasets []*Dataset, parent Hash,
 		if i > 0 && b.datasets[i-1].name == d.name {
 			return nil, fmt.Errorf("bundle: two datasets named %q", d.name)
 		}
-		m.Datasets = append(m.Datasets, manifestEntry{Name: d.name, Hash: slices.Clone(d.digest[:]), Size: uint64(d.size)})
 	}
-	if !parent.IsZero() {
-		m.Parent = digestSlice(parent)
+	if code != nil && code.err != nil {
+		return nil, code.err
 	}
-	if code != nil {
-		if code.err != nil {
-			return nil, code.err
-		}
-		m.Code = &manifestCode{Hash: slices.Clone(code.digest[:]), Size: uint64(code.size), ABI: guestabi.Version}
+	m, err := newManifest(b)
+	if err != nil {
+		return nil, err
 	}
-	mb, err := canon.Marshal(m)
+	mb, err := canon.MarshalDAG(m)
 	if err != nil {
 		return nil, fmt.Errorf("bundle: encode manifest: %w", err)
 	}
@@ -154,7 +103,7 @@ func (b *Bundle) Dataset(name string) (*Dataset, bool) {
 // Parent returns the hash of the bundle this one was derived from, if any.
 func (b *Bundle) Parent() (Hash, bool) { return b.parent, !b.parent.IsZero() }
 
-// Manifest returns the manifest's bytes: the deterministic CBOR that Hash is computed over.
+// Manifest returns the manifest's bytes: the DAG-CBOR that Hash is computed over.
 func (b *Bundle) Manifest() []byte { return slices.Clone(b.manifestBytes) }
 
 // WithData returns a bundle of the same API with datasets replaced or added by
@@ -289,7 +238,7 @@ func openBundleDir(dir string, object func(e manifestEntry, path string) (*Datas
 	if err != nil {
 		return nil, err
 	}
-	s, err := decodeSpec(sb, [32]byte(m.Spec))
+	s, err := decodeSpec(sb, m.specDigest())
 	if err != nil {
 		return nil, err
 	}
@@ -319,12 +268,6 @@ func openBundleDir(dir string, object func(e manifestEntry, path string) (*Datas
 		return nil, err
 	}
 	return b, nil
-}
-
-// entry describes the module as the store and the data protocol see it: one
-// more object, fetched and verified as datasets are.
-func (c *manifestCode) entry() manifestEntry {
-	return manifestEntry{Name: codeFile, Hash: c.Hash, Size: c.Size}
 }
 
 // writeSignatures keeps a bundle's signatures beside it, so that a bundle
@@ -394,7 +337,7 @@ func (d *Dataset) matches(e manifestEntry) error {
 	if d.digest != [32]byte(e.Hash) {
 		return errorf(ErrHashMismatch, "dataset %s: content does not match its hash %s", e.Name, newHash(codecRaw, [32]byte(e.Hash)))
 	}
-	return nil
+	return d.matchesUnixFS(e)
 }
 
 func readFileLimited(path string, limit int64) ([]byte, error) {
@@ -411,51 +354,6 @@ func readFileLimited(path string, limit int64) ([]byte, error) {
 		return nil, errorf(ErrTooLarge, "%s: more than %d bytes", path, limit)
 	}
 	return b, nil
-}
-
-// decodeManifest decodes and checks a manifest from untrusted bytes.
-func decodeManifest(b []byte) (*manifest, error) {
-	var m manifest
-	if err := manifestDecoder.UnmarshalExact(b, &m); err != nil {
-		return nil, errorf(ErrMalformed, "manifest: %w", err)
-	}
-	if m.Format != manifestFormat {
-		return nil, errorf(ErrMalformed, "manifest: format %d, this version reads %d", m.Format, manifestFormat)
-	}
-	if len(m.Spec) != 32 {
-		return nil, errorf(ErrMalformed, "manifest: spec hash of %d bytes, want 32", len(m.Spec))
-	}
-	if m.Parent != nil && len(m.Parent) != 32 {
-		return nil, errorf(ErrMalformed, "manifest: parent hash of %d bytes, want 32", len(m.Parent))
-	}
-	if err := checkLineageDigests(&m); err != nil {
-		return nil, errorf(ErrMalformed, "manifest: %w", err)
-	}
-	if c := m.Code; c != nil {
-		switch {
-		case len(c.Hash) != 32:
-			return nil, errorf(ErrMalformed, "manifest: code hash of %d bytes, want 32", len(c.Hash))
-		case c.Size == 0 || c.Size > maxCodeBytes:
-			return nil, errorf(ErrMalformed, "manifest: code of %d bytes out of range", c.Size)
-		case c.ABI != guestabi.Version:
-			return nil, errorf(ErrMalformed, "manifest: code for module contract %d, this version runs %d", c.ABI, guestabi.Version)
-		}
-	}
-	for i, e := range m.Datasets {
-		if err := checkDatasetName(e.Name); err != nil {
-			return nil, errorf(ErrMalformed, "manifest: %w", err)
-		}
-		if i > 0 && m.Datasets[i-1].Name >= e.Name {
-			return nil, errorf(ErrMalformed, "manifest: datasets not sorted by name or duplicated at %q", e.Name)
-		}
-		if len(e.Hash) != 32 {
-			return nil, errorf(ErrMalformed, "manifest: dataset %s: hash of %d bytes, want 32", e.Name, len(e.Hash))
-		}
-		if e.Size > 1<<50 {
-			return nil, errorf(ErrMalformed, "manifest: dataset %s: size %d out of range", e.Name, e.Size)
-		}
-	}
-	return &m, nil
 }
 
 // decodeSpec decodes and checks a spec from untrusted bytes that must hash to want.
@@ -548,7 +446,7 @@ func ReadBundle(r io.Reader) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read bundle: spec: %w", err)
 	}
-	s, err := decodeSpec(sb, [32]byte(m.Spec))
+	s, err := decodeSpec(sb, m.specDigest())
 	if err != nil {
 		return nil, fmt.Errorf("read bundle: %w", err)
 	}

@@ -292,7 +292,7 @@ func (p *Peer) tryProvider(ctx context.Context, c *dialConfig, h Hash, ai peer.A
 	}
 	return &Client{
 		peer: p, remote: id, dialed: h, publishers: publishers, signatures: d.Signatures,
-		bundle: bundle, target: bundle.String(), apiHash: newHash(codecCBOR, [32]byte(m.Spec)),
+		bundle: bundle, target: bundle.String(), apiHash: newHash(codecCBOR, m.specDigest()),
 		spec: s, manifest: m, manifestBytes: d.Manifest, specBytes: d.Spec, seed: d.Seed, lineage: lineage,
 		checked: map[typeCheck]error{},
 	}, nil
@@ -316,10 +316,10 @@ func verifyDescription(h Hash, d description) (*manifest, *spec.Spec, []ancestor
 	if !byBundle && !bySpec && !byAncestor {
 		return nil, nil, nil, errorf(ErrHashMismatch, "provider's answer for %s hashes to neither its manifest nor its spec", h)
 	}
-	if bySpec && !bytes.Equal(m.Spec, want[:]) {
+	if bySpec && m.specDigest() != want {
 		return nil, nil, nil, errorf(ErrHashMismatch, "provider's manifest names another spec than %s", h)
 	}
-	s, err := decodeSpec(d.Spec, [32]byte(m.Spec))
+	s, err := decodeSpec(d.Spec, m.specDigest())
 	if err != nil {
 		return nil, nil, nil, err
 	}

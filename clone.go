@@ -184,7 +184,7 @@ func openStored(st *store.Store, name string) (*Bundle, error) {
 		if err != nil || fi.Size() != int64(e.Size) {
 			return nil, errorf(ErrHashMismatch, "%s is missing or has the wrong size", e.Name)
 		}
-		return &Dataset{name: e.Name, path: path, size: int64(e.Size), digest: [32]byte(e.Hash)}, nil
+		return e.storedDataset(path), nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("stored bundle %s: %w", name, err)

@@ -36,6 +36,8 @@ type Dataset struct {
 	outboardOnce sync.Once
 	outboard     []byte
 	outboardErr  error
+
+	ipfs datasetUnixFS // the UnixFS view, built when first needed
 }
 
 type decodedValue struct {

@@ -102,9 +102,10 @@
 // # Bundles and hashes
 //
 // [API.Bundle] puts the spec together with datasets ([Data], [DataFile],
-// [DataReader]) into a [Bundle]. Everything is encoded as deterministic CBOR
-// (RFC 8949 core deterministic encoding) and hashed with BLAKE3, so a bundle
-// has two content addresses, written as CIDv1 strings ([Hash]):
+// [DataReader]) into a [Bundle]. Spec and manifest are encoded as DAG-CBOR
+// (RFC 8949 core deterministic encoding as IPFS reads it, with CID links to
+// the parts) and hashed with BLAKE3, so a bundle has two content addresses,
+// written as CIDv1 strings ([Hash]):
 //
 //   - the API hash names the spec alone: this interface;
 //   - the bundle hash names the manifest, which names the spec, every
@@ -235,6 +236,16 @@
 // what the peer has learnt of its own reachability; [ForceReachability]
 // states it instead. A peer of the application's own with a public address
 // relays for the others with [RelayService], within [RelayLimit].
+//
+// # IPFS
+//
+// A bundle is also an IPFS DAG: the manifest links the spec and every
+// dataset by CID, and each dataset has a UnixFS view (raw 256 KiB BLAKE3
+// leaves under balanced dag-pb nodes, as IPFS would import the same bytes)
+// whose root the manifest records beside the bao root. Every peer answers
+// bitswap from the bundles it serves, reading leaves from the dataset files,
+// within the limits of its own protocols and SeedRate; so an IPFS node can
+// pin, fetch and verify a bundle from a papi peer, and serve it again.
 //
 // # Errors
 //

@@ -24,12 +24,18 @@ func FuzzDecodeManifest(f *testing.F) {
 	f.Add(b.manifestBytes)
 	derived, _ := b.WithData(Data("stations", otherStations))
 	f.Add(derived.manifestBytes)
+	// A dataset of more than one piece has a dag-pb UnixFS root.
+	large, err := b.WithData(Data("blob", bytes.Repeat([]byte{7}, PieceSize+1)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(large.manifestBytes)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m, err := decodeManifest(in)
 		if err != nil {
 			return
 		}
-		again, err := canon.Marshal(m)
+		again, err := canon.MarshalDAG(m)
 		if err != nil || !bytes.Equal(again, in) {
 			t.Fatalf("accepted manifest does not re-encode to its bytes: %x", in)
 		}
@@ -45,7 +51,7 @@ func FuzzDecodeSpec(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again, err := canon.Marshal(s)
+		again, err := canon.MarshalDAG(s)
 		if err != nil || !bytes.Equal(again, in) {
 			t.Fatalf("accepted spec does not re-encode to its bytes: %x", in)
 		}

@@ -19,10 +19,11 @@ type Hash struct {
 	c cid.Cid
 }
 
-// Multicodecs of the parts papi names by hash: manifests and specs are CBOR
-// documents, datasets are opaque bytes.
+// Multicodecs of the parts papi names by hash: manifests and specs are
+// DAG-CBOR documents (since manifest format 2; plain CBOR before), datasets
+// are opaque bytes.
 const (
-	codecCBOR = uint64(multicodec.Cbor)
+	codecCBOR = uint64(multicodec.DagCbor)
 	codecRaw  = uint64(multicodec.Raw)
 )
 
@@ -54,7 +55,7 @@ func hashFromCid(c cid.Cid) (Hash, error) {
 		return Hash{}, fmt.Errorf("%w %s: cid version %d, want 1", ErrInvalidHash, c, c.Version())
 	}
 	if t := c.Type(); t != codecCBOR && t != codecRaw {
-		return Hash{}, fmt.Errorf("%w %s: codec 0x%x, want cbor or raw", ErrInvalidHash, c, t)
+		return Hash{}, fmt.Errorf("%w %s: codec 0x%x, want dag-cbor or raw", ErrInvalidHash, c, t)
 	}
 	dec, err := mh.Decode(c.Hash())
 	if err != nil {
@@ -66,7 +67,7 @@ func hashFromCid(c cid.Cid) (Hash, error) {
 	return Hash{c: c}, nil
 }
 
-// String returns the CIDv1 text form (base32, "bafk…" or "bafi…").
+// String returns the CIDv1 text form (base32, "bafk…" or "bafy…").
 func (h Hash) String() string {
 	if !h.c.Defined() {
 		return ""

@@ -94,7 +94,7 @@ func storedWithHash(dir string, h Hash) (*Bundle, error) {
 		if err != nil {
 			continue
 		}
-		if m, err := decodeManifest(mb); err == nil && [32]byte(m.Spec) == want {
+		if m, err := decodeManifest(mb); err == nil && m.specDigest() == want {
 			return openStored(st, name)
 		}
 	}
@@ -282,7 +282,7 @@ func checkLineageDigests(m *manifest) error {
 	if len(m.Lineage) > maxLineage {
 		return fmt.Errorf("%d ancestors, limit %d", len(m.Lineage), maxLineage)
 	}
-	seen := map[[32]byte]bool{[32]byte(m.Spec): true}
+	seen := map[[32]byte]bool{m.specDigest(): true}
 	for _, d := range m.Lineage {
 		if len(d) != 32 {
 			return fmt.Errorf("ancestor hash of %d bytes, want 32", len(d))

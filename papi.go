@@ -260,7 +260,7 @@ func (a *API) encodedSpec() (*Spec, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	sb, err := canon.Marshal(s)
+	sb, err := canon.MarshalDAG(s)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode spec: %w", err)
 	}

@@ -45,6 +45,10 @@ type Peer struct {
 	sandbox       *sandbox.Runtime
 	sandboxErr    error
 
+	publicDHT bool       // announce UnixFS roots too, for IPFS nodes
+	blocks    *blockView // what bitswap serves
+	bitswap   *transport.Bitswap
+
 	mu     sync.RWMutex
 	bundle map[Hash]*Server   // by bundle hash
 	api    map[Hash][]*Server // by API hash, in the order they were served
@@ -74,6 +78,7 @@ type peerConfig struct {
 	sandbox            sandbox.Config
 	ownSandbox         bool
 	cacheSet           bool
+	publicDHT          bool
 	relayService       bool
 	relayLimit         *relayv2.RelayLimit
 	forcedReachability Reachability
@@ -130,6 +135,7 @@ func dhtOption(public bool, bootstrap []string) PeerOption {
 		if err != nil {
 			return err
 		}
+		c.publicDHT = c.publicDHT || public
 		c.discovery = append(c.discovery, func(ctx context.Context, h *transport.Host) (transport.Discovery, error) {
 			return transport.NewDHT(ctx, h, transport.DHTOptions{Public: public, Bootstrap: infos})
 		})
@@ -268,7 +274,7 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 		return nil, fmt.Errorf("start peer: %w", err)
 	}
 	p := &Peer{host: h, log: c.transport.Logger, bundle: map[Hash]*Server{}, api: map[Hash][]*Server{}, targets: map[string]Hash{}, provideInterval: c.provideInterval, metrics: c.metrics,
-		ownSandbox: c.ownSandbox, cacheSet: c.cacheSet, sandboxConfig: c.sandbox}
+		ownSandbox: c.ownSandbox, cacheSet: c.cacheSet, sandboxConfig: c.sandbox, publicDHT: c.publicDHT, blocks: newBlockView()}
 	p.names.held = map[Name]*NameRecord{}
 	p.names.announced = map[Name]bool{}
 	p.ctx, p.stop = context.WithCancel(context.Background())
@@ -290,6 +296,7 @@ func NewPeer(ctx context.Context, opts ...PeerOption) (*Peer, error) {
 	}
 	h.SetHandler(p.handle)
 	transport.ServeData(h, p.lookupData, c.seed)
+	p.bitswap = transport.ServeBitswap(h, p.blocks, c.seed)
 	return p, nil
 }
 
@@ -364,6 +371,9 @@ func (p *Peer) Close() error {
 	}
 	if p.sandbox != nil {
 		p.sandbox.Close(context.Background())
+	}
+	if p.bitswap != nil {
+		p.bitswap.Close()
 	}
 	return p.host.Close()
 }

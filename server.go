@@ -30,7 +30,8 @@ type Server struct {
 	policy       Policy
 	ctx          context.Context // cancelled when draining gives up
 	cancel       context.CancelFunc
-	stopWithCtx  func() bool // stops closing the server when Serve's ctx ends
+	stopWithCtx  func() bool   // stops closing the server when Serve's ctx ends
+	ipfsOffered  chan struct{} // closed once the bundle is in the peer's block view
 
 	mu       sync.Mutex
 	closing  bool
@@ -105,7 +106,7 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 			return nil, err
 		}
 	}
-	s := &Server{peer: p, b: b, api: c.api, code: code, drainTimeout: c.drainTimeout, policy: c.policy}
+	s := &Server{peer: p, b: b, api: c.api, code: code, drainTimeout: c.drainTimeout, policy: c.policy, ipfsOffered: make(chan struct{})}
 	s.apis = append([]Hash{b.apiHash}, compatibleAncestors(b.spec, b.lineage)...)
 	if s.api != nil || s.code != nil {
 		var err error
@@ -134,6 +135,7 @@ func (p *Peer) Serve(ctx context.Context, b *Bundle, opts ...ServeOption) (*Serv
 	if len(p.discovery) > 0 {
 		go p.announce(s)
 	}
+	go p.offerIPFS(s)
 	s.mu.Lock()
 	s.stopWithCtx = context.AfterFunc(ctx, func() { s.Close() })
 	s.mu.Unlock()
@@ -283,6 +285,7 @@ func (s *Server) closeCode() {
 }
 
 func (p *Peer) unserve(s *Server) {
+	p.blocks.drop(s)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.bundle[s.b.hash] == s {

@@ -145,7 +145,7 @@ func (a *API) Spec() ([]byte, error) {
 		s.Methods = append(s.Methods, spec.Method{Name: m.name, Description: m.description, Request: m.request, Response: m.response})
 	}
 	slices.SortFunc(s.Methods, func(x, y spec.Method) int { return strings.Compare(x.Name, y.Name) })
-	return canon.Marshal(s)
+	return canon.MarshalDAG(s)
 }
 
 // requestDecoder bounds what a request may make the decoder do; the host

@@ -74,7 +74,9 @@ func wireVectors(t *testing.T) []wireVector {
 	for i := range digest {
 		digest[i] = byte(i)
 	}
-	rpcID := string(ProtocolRPC)
+	// gorpc's framing, protocol 1: what browsers and Node speak (Go peers prefer
+	// protocol 2 between themselves and answer both).
+	rpcID := string(ProtocolRPC1)
 	header := rpc.Response{Service: rpc.ServiceID{Name: rpcServiceName, Method: "Session"}}
 	// The JavaScript client's encoding, written out by hand: a map of
 	// fixstr keys, payload as bin 8.

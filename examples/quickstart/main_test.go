@@ -48,7 +48,7 @@ func TestQuickstartRuns(t *testing.T) {
 	os.Stdout = stdout
 	var out bytes.Buffer
 	io.Copy(&out, r)
-	if !strings.Contains(out.String(), "serving bafir") || !strings.HasSuffix(out.String(), "hello there, Ada\n") {
+	if !strings.Contains(out.String(), "serving bafyr") || !strings.HasSuffix(out.String(), "hello there, Ada\n") {
 		t.Fatalf("quickstart printed:\n%s", out.String())
 	}
 }

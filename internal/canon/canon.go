@@ -46,11 +46,15 @@ func mustEncMode() cbor.EncMode {
 type Decoder struct {
 	mode   cbor.DecMode
 	limits Limits
+	enc    cbor.EncMode // what UnmarshalExact compares against
+	dag    bool         // DAG-CBOR: links are the only tags
 }
 
 // NewDecoder returns a strict decoder with the given limits; zero fields take
 // the values of DefaultLimits.
-func NewDecoder(l Limits) *Decoder {
+func NewDecoder(l Limits) *Decoder { return newDecoder(l, false) }
+
+func newDecoder(l Limits, dag bool) *Decoder {
 	if l.MaxBytes <= 0 {
 		l.MaxBytes = DefaultLimits.MaxBytes
 	}
@@ -61,13 +65,17 @@ func NewDecoder(l Limits) *Decoder {
 		l.MaxElements = DefaultLimits.MaxElements
 	}
 	maxElems := max(l.MaxElements, 16) // the library's own floor
+	tags, enc := cbor.TagsForbidden, encMode
+	if dag {
+		tags, enc = cbor.TagsAllowed, dagEncMode
+	}
 	dm, err := cbor.DecOptions{
 		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
 		MaxNestedLevels:   max(l.MaxDepth, 4),
 		MaxArrayElements:  maxElems,
 		MaxMapPairs:       maxElems,
 		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
+		TagsMd:            tags,
 		UTF8:              cbor.UTF8RejectInvalid,
 		NaN:               cbor.NaNDecodeForbidden,
 		Inf:               cbor.InfDecodeForbidden,
@@ -77,7 +85,7 @@ func NewDecoder(l Limits) *Decoder {
 	if err != nil {
 		panic(err)
 	}
-	return &Decoder{mode: dm, limits: l}
+	return &Decoder{mode: dm, limits: l, enc: enc, dag: dag}
 }
 
 var defaultDecoder = NewDecoder(DefaultLimits)
@@ -130,7 +138,10 @@ func (d *Decoder) CheckCanonical(data []byte) error {
 	if err := d.Unmarshal(data, &generic); err != nil {
 		return err
 	}
-	again, err := encMode.Marshal(generic)
+	if err := d.onlyLinks(generic); err != nil {
+		return err
+	}
+	again, err := d.enc.Marshal(generic)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
@@ -145,10 +156,21 @@ func (d *Decoder) CheckCanonical(data []byte) error {
 // the decoded value: non-canonical forms, and fields v does not know, which
 // would otherwise be dropped silently while still counting in a hash.
 func (d *Decoder) UnmarshalExact(data []byte, v any) error {
+	if d.dag {
+		// A tag inside a field of type any would re-encode as it came;
+		// look at the generic form for tags other than links.
+		var generic any
+		if err := d.Unmarshal(data, &generic); err != nil {
+			return err
+		}
+		if err := d.onlyLinks(generic); err != nil {
+			return err
+		}
+	}
 	if err := d.Unmarshal(data, v); err != nil {
 		return err
 	}
-	again, err := encMode.Marshal(v)
+	again, err := d.enc.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}

@@ -15,14 +15,19 @@ import {
 } from './wire.js'
 
 const BLAKE3 = 0x1e
-const CBOR = 0x51
+const DAG_CBOR = 0x71
+const MANIFEST_FORMAT = 2
+const CID_TAG = 42
 const DESCRIBE = 'papi.describe'
 
 /** DatasetInfo is a dataset the manifest names: its root and size. */
 export interface DatasetInfo {
   name: string
+  /** hash is the BLAKE3 (bao) root that fetches are verified against. */
   hash: Uint8Array
   size: number
+  /** unixfs is the root of the same bytes as IPFS lays them out (UnixFS). */
+  unixfs: CID
 }
 
 /** CallOptions bound one call. */
@@ -63,10 +68,15 @@ function digestOf (hash: string): Uint8Array {
   } catch (err) {
     throw new PapiError(Code.INVALID_ARGUMENT, `hash ${hash}: ${String(err)}`, 'malformed')
   }
-  if (cid.version !== 1 || cid.code !== CBOR || cid.multihash.code !== BLAKE3 || cid.multihash.digest.length !== 32) {
-    throw new PapiError(Code.INVALID_ARGUMENT, `hash ${hash}: not a CIDv1 of CBOR with a BLAKE3 multihash`, 'malformed')
+  if (!isPapiHash(cid)) {
+    throw new PapiError(Code.INVALID_ARGUMENT, `hash ${hash}: not a CIDv1 of DAG-CBOR with a BLAKE3 multihash`, 'malformed')
   }
   return cid.multihash.digest
+}
+
+/** isPapiHash reports whether cid names a papi manifest or spec: DAG-CBOR, BLAKE3-256. */
+function isPapiHash (cid: CID): boolean {
+  return cid.version === 1 && cid.code === DAG_CBOR && cid.multihash.code === BLAKE3 && cid.multihash.digest.length === 32
 }
 
 function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
@@ -76,8 +86,8 @@ function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function hashString (digest: Uint8Array): string {
-  // A CIDv1 string of CBOR + BLAKE3, as Go's papi.Hash writes it.
-  return CID.createV1(CBOR, Digest.create(BLAKE3, Uint8Array.from(digest))).toString()
+  // A CIDv1 string of DAG-CBOR + BLAKE3, as Go's papi.Hash writes it.
+  return CID.createV1(DAG_CBOR, Digest.create(BLAKE3, Uint8Array.from(digest))).toString()
 }
 
 function decodeCBOR<T> (b: Uint8Array, what: string): T {
@@ -88,11 +98,59 @@ function decodeCBOR<T> (b: Uint8Array, what: string): T {
   }
 }
 
+// DAG-CBOR's one tag, 42: a CID as a byte string after a zero byte (the
+// identity multibase prefix).
+const dagTags: cborg.TagDecoder[] = []
+dagTags[CID_TAG] = (decode: cborg.TagDecodeControl): CID => {
+  const b = decode()
+  if (!(b instanceof Uint8Array) || b.length < 2 || b[0] !== 0) throw new Error('tag 42 is not a byte string of a zero byte and a CID')
+  return CID.decode(b.subarray(1))
+}
+
+/**
+ * decodeDAGCBOR decodes a manifest or a spec, DAG-CBOR: definite lengths,
+ * integers and lengths in their shortest form, no duplicate keys, no
+ * undefined, and no tag but 42.
+ */
+function decodeDAGCBOR<T> (b: Uint8Array, what: string): T {
+  try {
+    return cborg.decode(b, {
+      tags: dagTags, strict: true, allowIndefinite: false, allowUndefined: false, allowInfinity: false, allowNaN: false, rejectDuplicateMapKeys: true
+    }) as T
+  } catch (err) {
+    throw new PapiError(Code.INVALID_ARGUMENT, `${what}: ${String(err)}`, 'malformed')
+  }
+}
+
+/** Manifest is a bundle's manifest, format 2. */
 interface Manifest {
   papi: number
-  spec: Uint8Array
-  datasets?: Array<{ name: string, hash: Uint8Array, size: number }>
+  spec: CID
+  datasets?: Array<{ name: string, hash: Uint8Array, size: number, unixfs: CID }>
   parent?: Uint8Array
+  code?: { hash: Uint8Array, size: number, abi: number, unixfs: CID }
+  lineage?: Uint8Array[]
+}
+
+function malformed (msg: string): PapiError {
+  return new PapiError(Code.INVALID_ARGUMENT, `manifest: ${msg}`, 'malformed')
+}
+
+/** checkManifest checks what the client relies on in a decoded manifest. */
+function checkManifest (m: Manifest): void {
+  if (m === null || typeof m !== 'object') throw malformed('not a map')
+  if (m.papi !== MANIFEST_FORMAT) throw malformed(`format ${String(m.papi)}, this version reads ${MANIFEST_FORMAT}`)
+  if (!(m.spec instanceof CID) || !isPapiHash(m.spec)) throw malformed('spec is not a CID link to a DAG-CBOR BLAKE3 spec')
+  if (m.datasets !== undefined && !Array.isArray(m.datasets)) throw malformed('datasets is not a list')
+  for (const d of m.datasets ?? []) {
+    if (typeof d?.name !== 'string' || !(d.hash instanceof Uint8Array) || d.hash.length !== 32 || typeof d.size !== 'number' || !(d.unixfs instanceof CID)) {
+      throw malformed('a dataset lacks a name, a 32-byte hash, a size or a UnixFS link')
+    }
+  }
+  if (m.parent !== undefined && (!(m.parent instanceof Uint8Array) || m.parent.length !== 32)) throw malformed('parent is not a 32-byte hash')
+  if (m.lineage !== undefined && (!Array.isArray(m.lineage) || !m.lineage.every((d) => d instanceof Uint8Array && d.length === 32))) {
+    throw malformed('lineage is not a list of 32-byte hashes')
+  }
 }
 
 /**
@@ -109,11 +167,12 @@ export function verifyDescription (digest: Uint8Array, description: Uint8Array):
   if (!byBundle && !sameBytes(specDigest, digest)) {
     throw new PapiError(Code.DATA_LOSS, "provider's answer hashes to neither its manifest nor its spec", 'hash_mismatch')
   }
-  const manifest = decodeCBOR<Manifest>(d.manifest, 'manifest')
-  if (!(manifest.spec instanceof Uint8Array) || !sameBytes(manifest.spec, specDigest)) {
+  const manifest = decodeDAGCBOR<Manifest>(d.manifest, 'manifest')
+  if (!(manifest?.spec instanceof CID) || !sameBytes(manifest.spec.multihash.digest, specDigest)) {
     throw new PapiError(Code.DATA_LOSS, "provider's manifest names another spec than the one it sent", 'hash_mismatch')
   }
-  return { manifest, spec: decodeCBOR(d.spec, 'spec'), manifestBytes: d.manifest, specBytes: d.spec }
+  checkManifest(manifest)
+  return { manifest, spec: decodeDAGCBOR(d.spec, 'spec'), manifestBytes: d.manifest, specBytes: d.spec }
 }
 
 /** Session is one /papi/rpc/1.0.0 stream carrying many calls. */
@@ -228,9 +287,9 @@ export class Client {
     this.conn = conn
     this.target = target
     this.hash = hashString(blake3(described.manifestBytes))
-    this.apiHash = hashString(described.manifest.spec)
+    this.apiHash = hashString(described.manifest.spec.multihash.digest)
     this.spec = described.spec
-    this.datasets = (described.manifest.datasets ?? []).map((d) => ({ name: d.name, hash: d.hash, size: Number(d.size) }))
+    this.datasets = (described.manifest.datasets ?? []).map((d) => ({ name: d.name, hash: d.hash, size: Number(d.size), unixfs: d.unixfs }))
   }
 
   private async sessionNow (): Promise<Session> {

@@ -62,7 +62,7 @@ test('many calls in flight on one session come back to their callers', async () 
 })
 
 test('a hash the peer does not serve is not found', async () => {
-  const other = 'bafir4iczyanvnevrpykxrpsozfnqfeme4unhywnrg5mrfb3sewo73oma7a'
+  const other = 'bafyr4iczyanvnevrpykxrpsozfnqfeme4unhywnrg5mrfb3sewo73oma7a'
   await assert.rejects(dial(node, other, fx.honest[0]), isPapiError(Code.NOT_FOUND, 'not_served'))
   await assert.rejects(dial(node, 'not-a-hash', fx.honest[0]), isPapiError(Code.INVALID_ARGUMENT, 'malformed'))
 })

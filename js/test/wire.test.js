@@ -63,6 +63,30 @@ test('a description verifies against its bundle hash and its API hash, and a cha
   }
 })
 
+test('a format 2 manifest links its spec and UnixFS roots by CID; format 1 and other tags are refused', () => {
+  const v = load('describe.json')
+  const desc = hex(v.description_hex)
+  const got = verifyDescription(CID.parse(v.bundle_hash).multihash.digest, desc)
+  assert.equal(got.manifest.papi, 2)
+  assert.ok(got.manifest.spec instanceof CID)
+  assert.equal(got.manifest.spec.toString(), v.api_hash)
+  for (const d of got.manifest.datasets) {
+    assert.ok(d.unixfs instanceof CID, d.name)
+    assert.equal(d.hash.length, 32, d.name)
+  }
+  const d = cborg.decode(desc)
+  const m = Uint8Array.from(d.manifest)
+  assert.equal(m[6], 2, 'format byte')
+  const format1 = Uint8Array.from(m, (x, i) => i === 6 ? 1 : x)
+  const tag = toHex(m).indexOf('d82a') / 2
+  const tag43 = Uint8Array.from(m, (x, i) => i === tag + 1 ? 0x2b : x)
+  for (const [what, manifest] of [['format 1', format1], ['tag 43', tag43]]) {
+    // Dialed by API hash, the spec verifies and the manifest is read.
+    assert.throws(() => verifyDescription(CID.parse(v.api_hash).multihash.digest, cborg.encode({ ...d, manifest })),
+      (err) => err instanceof PapiError && err.reason === 'malformed' && err.code === Code.INVALID_ARGUMENT, what)
+  }
+})
+
 test('error codes and reasons are Go\'s', () => {
   const v = load('errors.json')
   for (const [name, code] of Object.entries(v.codes)) {
