@@ -71,34 +71,7 @@ func TestRoundTrip(t *testing.T) {
 		imports = append(imports, fmt.Sprintf("%q", "example.com/papigen/"+name))
 		entries = append(entries, fmt.Sprintf("%q: %s.RoundTripAPI,", name, name))
 	}
-	files["main.go"] = `package main
-
-import (
-	"os"
-	"path/filepath"
-
-	"github.com/papi-dev/papi"
-	` + strings.Join(imports, "\n\t") + `
-)
-
-// main writes a bundle of each API, declared from the generated types,
-// under the directory its argument names.
-func main() {
-	for name, api := range map[string]func() *papi.API{
-		` + strings.Join(entries, "\n\t\t") + `
-	} {
-		b, err := api().Bundle()
-		if err != nil {
-			panic(name + ": " + err.Error())
-		}
-		if err := b.WriteDir(filepath.Join(os.Args[1], name)); err != nil {
-			panic(err)
-		}
-	}
-}
-`
-	out := t.TempDir()
-	gomodtest.Run(t, gomodtest.Module(t, filepath.Join("..", ".."), "example.com/papigen", files), ".", out)
+	out := bundleAPIs(t, files, imports, entries)
 	for _, name := range slices.Sorted(maps.Keys(originals)) {
 		t.Run(name, func(t *testing.T) {
 			b, err := papi.OpenBundle(filepath.Join(out, name))
@@ -218,32 +191,7 @@ func exampleBundles(t *testing.T) map[string]*papi.Bundle {
 	if len(entries) == 0 {
 		t.Fatal("no example declares an API of its own: has the test stopped finding them?")
 	}
-	files["main.go"] = `package main
-
-import (
-	"os"
-	"path/filepath"
-
-	"github.com/papi-dev/papi"
-	` + strings.Join(imports, "\n\t") + `
-)
-
-func main() {
-	for name, api := range map[string]func() *papi.API{
-		` + strings.Join(entries, "\n\t\t") + `
-	} {
-		b, err := api().Bundle()
-		if err != nil {
-			panic(name + ": " + err.Error())
-		}
-		if err := b.WriteDir(filepath.Join(os.Args[1], name)); err != nil {
-			panic(err)
-		}
-	}
-}
-`
-	out := t.TempDir()
-	gomodtest.Run(t, gomodtest.Module(t, filepath.Join("..", ".."), "example.com/papigen", files), ".", out)
+	out := bundleAPIs(t, files, imports, entries)
 	bundles := map[string]*papi.Bundle{}
 	for _, e := range entries {
 		name, _, _ := strings.Cut(strings.Trim(e, `"`), `"`)
@@ -325,4 +273,40 @@ func exampleDeclaration(path, pkg string) (string, bool, error) {
 	}
 	b.WriteString("\treturn api\n}\n")
 	return b.String(), true, nil
+}
+
+// bundleAPIs compiles the module of files with a program that bundles each
+// API that entries name ("name": pkg.Func,) from the packages imports
+// names, runs it, and returns the directory the bundles were written to,
+// one per name.
+func bundleAPIs(t *testing.T, files map[string]string, imports, entries []string) string {
+	t.Helper()
+	files["main.go"] = `package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/papi-dev/papi"
+	` + strings.Join(imports, "\n\t") + `
+)
+
+// main writes a bundle of each API under the directory its argument names.
+func main() {
+	for name, api := range map[string]func() *papi.API{
+		` + strings.Join(entries, "\n\t\t") + `
+	} {
+		b, err := api().Bundle()
+		if err != nil {
+			panic(name + ": " + err.Error())
+		}
+		if err := b.WriteDir(filepath.Join(os.Args[1], name)); err != nil {
+			panic(err)
+		}
+	}
+}
+`
+	out := t.TempDir()
+	gomodtest.Run(t, gomodtest.Module(t, filepath.Join("..", ".."), "example.com/papigen", files), ".", out)
+	return out
 }
