@@ -68,7 +68,9 @@ func GatewayStoreDir(dir string) GatewayOption {
 
 // GatewayLimits bounds each HTTP call: its JSON body to maxBody bytes
 // (default 8 MiB; a larger one gets 429) and its time to timeout (default a
-// minute; a call still running then gets 504). Zero keeps a default.
+// minute; a call still running then gets 504). Finding and verifying the
+// target's provider, once per target, has 30 s of its own. Zero keeps a
+// default.
 func GatewayLimits(maxBody int64, timeout time.Duration) GatewayOption {
 	return gatewayOptionFunc(func(c *gatewayConfig) {
 		if maxBody > 0 {
@@ -189,6 +191,10 @@ func sameOrigin(origin, host string) bool {
 	return ok && strings.EqualFold(rest, host)
 }
 
+// gatewayDialLimit bounds finding and verifying a target's provider, apart
+// from the time limit of the call that follows.
+const gatewayDialLimit = 30 * time.Second
+
 // client dials target once and keeps the verified client for later calls.
 func (g *gateway) client(ctx context.Context, target string) (*Client, error) {
 	g.mu.Lock()
@@ -197,6 +203,8 @@ func (g *gateway) client(ctx context.Context, target string) (*Client, error) {
 	if ok {
 		return c, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, gatewayDialLimit)
+	defer cancel()
 	var err error
 	if h, herr := ParseHash(target); herr == nil {
 		c, err = g.p.Dial(ctx, h, g.c.dial...)
@@ -227,8 +235,6 @@ func (g *gateway) forget(target string, c *Client) {
 }
 
 func (g *gateway) call(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), g.c.callLimit)
-	defer cancel()
 	target, method := r.PathValue("target"), r.PathValue("method")
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.c.maxBody))
 	if err != nil {
@@ -239,11 +245,13 @@ func (g *gateway) call(w http.ResponseWriter, r *http.Request) {
 		writeGatewayError(w, 0, err)
 		return
 	}
-	c, err := g.client(ctx, target)
+	c, err := g.client(r.Context(), target)
 	if err != nil {
 		writeGatewayError(w, 0, err)
 		return
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.c.callLimit)
+	defer cancel()
 	out, err := c.CallJSON(ctx, method, body)
 	if err != nil {
 		if CodeOf(err) == CodeUnavailable {
