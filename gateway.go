@@ -352,10 +352,27 @@ func (g *gateway) data(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
 	watch := newDatasetWatch(digest, size)
 	cloned := make(chan *Bundle, 1)
+	cloneDone := make(chan struct{})
+	sentAll := false
+	// The handler ends with its clone: one that has sent every byte lets
+	// the clone finish putting the bundle in the store, so the next request
+	// is served from there; any other stops it. Either way nothing writes
+	// to the store once the handler has returned.
+	defer func() {
+		if sentAll {
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+		} else {
+			cancel()
+		}
+		<-cloneDone
+		cancel()
+	}()
 	go func() {
+		defer close(cloneDone)
 		opts := append([]CloneOption{Provider(g.providerAddrs(c)...)}, g.c.clone...)
 		b, err := g.p.Clone(ctx, c.Hash(), append(opts, cloneOptionFunc(func(cc *cloneConfig) error { cc.watch = watch; return nil }))...)
 		watch.finish(err)
@@ -417,6 +434,7 @@ func (g *gateway) data(w http.ResponseWriter, r *http.Request) {
 		}
 		off += int64(n)
 	}
+	sentAll = true
 }
 
 // serveStored answers from a bundle in the store, with everything
