@@ -55,6 +55,25 @@ func (n *ipfsNode) connect(t testing.TB, p *Peer) {
 }
 
 // refs lists every block under root, as ipfs refs -r does, fetching them.
+// readFile reads the UnixFS file at root as an IPFS node would, block by
+// block over bitswap.
+func (n *ipfsNode) readFile(t testing.TB, root cid.Cid) []byte {
+	t.Helper()
+	nd, err := n.dserv.Get(t.Context(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := uio.NewDagReader(t.Context(), nd, n.dserv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func (n *ipfsNode) refs(t testing.TB, root cid.Cid) map[cid.Cid]bool {
 	t.Helper()
 	seen := map[cid.Cid]bool{}
@@ -134,18 +153,7 @@ func TestIPFSNodeFetchesABundleByBitswap(t *testing.T) {
 		if d.size <= PieceSize && root != d.Hash().c {
 			t.Errorf("dataset %s of one piece: UnixFS root %s, papi hash %s", d.name, root, d.Hash())
 		}
-		nd, err := node.dserv.Get(t.Context(), root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := uio.NewDagReader(t.Context(), nd, node.dserv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fetched, err := io.ReadAll(r)
-		if err != nil {
-			t.Fatal(err)
-		}
+		fetched := node.readFile(t, root)
 		mine, _ := d.Bytes()
 		if !bytes.Equal(fetched, mine) {
 			t.Errorf("dataset %s: IPFS read %d bytes that differ from the %d served", d.name, len(fetched), len(mine))
@@ -168,15 +176,7 @@ func TestIPFSViewOfAClonedBundle(t *testing.T) {
 	node.connect(t, mirror) // the mirror alone
 	blob, _ := b.Dataset("blob")
 	root, _ := blob.unixfsRoot()
-	nd, err := node.dserv.Get(t.Context(), root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := uio.NewDagReader(t.Context(), nd, node.dserv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fetched, _ := io.ReadAll(r)
+	fetched := node.readFile(t, root)
 	if mine, _ := blob.Bytes(); !bytes.Equal(fetched, mine) {
 		t.Fatal("the mirror served other bytes than the author's")
 	}
